@@ -1,0 +1,16 @@
+"""Compilation flags for every Numba kernel, in one place (STYLE habit: never hard-coded).
+
+fastmath stays off: the line solves rely on IEEE infinities for ideal terminals and
+zero-resistance wires, and the solver promises 1e-9 agreement, which reassociation can break.
+``cache=True`` keeps compiled kernels on disk next to the sources (``__pycache__``); set
+``CIRCUITXBAR_NO_CACHE=1`` where that directory is read-only.
+"""
+
+import os
+
+CACHE = os.environ.get("CIRCUITXBAR_NO_CACHE", "") not in ("1", "true", "yes")
+
+#: options for serial kernels
+JIT = dict(nopython=True, nogil=True, cache=CACHE, fastmath=False, error_model="numpy")
+#: options for kernels that use ``numba.prange``
+JIT_PARALLEL = dict(JIT, parallel=True)
