@@ -11,6 +11,6 @@ import os
 CACHE = os.environ.get("CIRCUITXBAR_NO_CACHE", "") not in ("1", "true", "yes")
 
 #: options for serial kernels
-JIT = dict(nopython=True, nogil=True, cache=CACHE, fastmath=False, error_model="numpy")
+JIT = dict(nogil=True, cache=CACHE, fastmath=False, error_model="numpy")
 #: options for kernels that use ``numba.prange``
 JIT_PARALLEL = dict(JIT, parallel=True)

@@ -1,0 +1,5 @@
+import sys
+
+from circuitxbar.cli import main
+
+sys.exit(main())
