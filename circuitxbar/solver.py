@@ -1,0 +1,290 @@
+"""Public solver API: :func:`solve` and :func:`transfer_matrix`.
+
+Checking, unit conversion and defaults live here; the compiled kernels in ``_kernels`` take
+plain arrays. See circuitxbar/README.md for the circuit conventions and the method.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from circuitxbar import _kernels as K
+from circuitxbar.crossbar import END_NAMES, Crossbar
+from circuitxbar.errors import ConvergenceError, ValidationError
+
+#: default relative tolerance of the CG residual; gives ~1e-12 relative error on i_out
+DEFAULT_RTOL = 1e-13
+#: default bound on the relative KCL mismatch checked on every returned solution
+DEFAULT_KCL_TOL = 1e-9
+
+
+@dataclasses.dataclass(frozen=True)
+class SolverInfo:
+    """Diagnostics of one call to :func:`solve`.
+
+    Attributes
+    ----------
+    method : str
+        Algorithm used.
+    iterations : np.ndarray of int, shape (batch,)
+        CG iterations per input (summed over Newton steps for nonlinear devices).
+    newton_steps : np.ndarray of int, shape (batch,)
+        Newton steps per input (0 for linear devices).
+    residual : np.ndarray, shape (batch,)
+        Final relative CG residual ||F(x) - x||_M / ||x||_M (dimensionless).
+    kcl_residual : np.ndarray, shape (batch,)
+        Largest Kirchhoff-current-law mismatch on any wire segment or terminal, recomputed from
+        the returned voltages, relative to the largest branch current (dimensionless).
+    tolerance : float
+        The CG tolerance asked for.
+    seconds : float
+        Wall time of the call [s].
+    """
+
+    method: str
+    iterations: np.ndarray
+    newton_steps: np.ndarray
+    residual: np.ndarray
+    kcl_residual: np.ndarray
+    tolerance: float
+    seconds: float
+
+
+@dataclasses.dataclass(frozen=True)
+class SolveResult:
+    """DC solution of a crossbar for one input vector or a batch.
+
+    Shapes have a leading batch axis when ``v_in`` had one. Currents at terminals flow from the
+    array into the terminal (a driving source shows a negative current).
+
+    Attributes
+    ----------
+    i_out : np.ndarray, (C,) or (batch, C)
+        Current into each output terminal [A] (columns' sense terminals by default).
+    v_row, v_col : np.ndarray, (R, C) or (batch, R, C), or None
+        Row-wire and column-wire node voltages at every cross-point [V] (None when
+        ``keep_nodes=False``).
+    i_device : np.ndarray or None
+        Device currents, row node -> column node [A].
+    i_row_left, i_row_right : np.ndarray, (R,) or (batch, R)
+        Current from the array into each row end's terminal [A] (0 where open).
+    i_col_top, i_col_bottom : np.ndarray, (C,) or (batch, C)
+        Current from the array into each column end's terminal [A].
+    power_device, power_row_wire, power_col_wire, power_terminal : np.ndarray, () or (batch,)
+        Power dissipated in the devices, row wires, column wires, and terminal series
+        resistances (source and sense) [W].
+    power_source : np.ndarray, () or (batch,)
+        Power delivered by all voltage sources, inputs and biases [W]; equals the sum of the
+        four dissipations (energy conservation).
+    info : SolverInfo
+    """
+
+    i_out: np.ndarray
+    v_row: np.ndarray | None
+    v_col: np.ndarray | None
+    i_device: np.ndarray | None
+    i_row_left: np.ndarray
+    i_row_right: np.ndarray
+    i_col_top: np.ndarray
+    i_col_bottom: np.ndarray
+    power_device: np.ndarray
+    power_row_wire: np.ndarray
+    power_col_wire: np.ndarray
+    power_terminal: np.ndarray
+    power_source: np.ndarray
+    info: SolverInfo
+
+    @property
+    def power_total(self):
+        """Total dissipated power [W]."""
+        return self.power_device + self.power_row_wire + self.power_col_wire + self.power_terminal
+
+
+def _terminal_conductance(r):
+    with np.errstate(divide="ignore"):
+        return np.where(r == 0.0, np.inf, 1.0 / r)
+
+
+def _check_no_shorts(xbar: Crossbar):
+    """Two ideal ends joined by zero resistance would short two sources together."""
+    n_rows, n_cols = xbar.shape
+    pairs = (("row", xbar.r_source, xbar.r_row_right, xbar.r_row, n_cols),
+             ("col", xbar.r_col_top, xbar.r_sense, xbar.r_col, n_rows))
+    for kind, r_a, r_b, r_wire, length in pairs:
+        bad = (r_a == 0) & (r_b == 0) & ((r_wire == 0) | (length == 1))
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0])
+            raise ValidationError(
+                f"{kind} {k} has ideal (0 ohm) terminals at both ends joined by zero resistance, "
+                f"which shorts two voltage sources; give one end a series resistance or open it"
+            )
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Prepared:
+    """Arrays the kernels need for one crossbar (factorised once, reused for every input)."""
+
+    g: np.ndarray
+    gT: np.ndarray
+    row_c: tuple
+    col_c: tuple
+    term_g: tuple  # left, right, top, bottom terminal conductances [S]
+    bias: tuple  # left, right, top, bottom source voltages [V]
+    input_code: int
+    output_code: int
+
+
+def _prepare(xbar: Crossbar, g_cells=None) -> _Prepared:
+    _check_no_shorts(xbar)
+    n_rows, n_cols = xbar.shape
+    if g_cells is None:
+        g_cells = np.ascontiguousarray(
+            xbar.device.effective_conductance(xbar.conductance, xbar.gate), dtype=np.float64
+        )
+    gT = np.ascontiguousarray(g_cells.T)
+    term_g = tuple(_terminal_conductance(xbar.end_resistance(e)) for e in END_NAMES)
+    bias = tuple(np.ascontiguousarray(xbar.end_voltage(e), dtype=np.float64) for e in END_NAMES)
+    row_c = K._alloc_factors(n_cols, n_rows)
+    col_c = K._alloc_factors(n_rows, n_cols)
+    K._factor_all(g_cells, gT, xbar.r_row, xbar.r_col, *term_g, row_c, col_c)
+    return _Prepared(
+        g=g_cells, gT=gT, row_c=row_c, col_c=col_c, term_g=term_g, bias=bias,
+        input_code=END_NAMES.index(xbar.input_end), output_code=END_NAMES.index(xbar.output_end),
+    )
+
+
+def _as_batch(xbar: Crossbar, v_in):
+    v = np.asarray(v_in, dtype=np.float64)
+    single = v.ndim == 1
+    if single:
+        v = v[None, :]
+    if v.ndim != 2 or v.shape[1] != xbar.n_inputs:
+        raise ValidationError(
+            f"v_in must have shape ({xbar.n_inputs},) or (batch, {xbar.n_inputs}) for this "
+            f"{xbar.shape[0]}x{xbar.shape[1]} crossbar driven at {xbar.input_end}; got "
+            f"shape {np.shape(v_in)}"
+        )
+    if not np.isfinite(v).all():
+        b, k = np.argwhere(~np.isfinite(v))[0]
+        raise ValidationError(f"v_in[{b}, {k}] = {v[b, k]!r} V is not finite")
+    return np.ascontiguousarray(v), single
+
+
+def _default_max_iter(xbar):
+    # CG needs about 3 + 1.5 sqrt(N^2 r G) iterations; allow a wide margin before giving up
+    return int(200 + 20 * np.sqrt(xbar.ir_drop_number()) + 2 * max(xbar.shape))
+
+
+def solve(
+    crossbar: Crossbar,
+    v_in,
+    *,
+    rtol: float = DEFAULT_RTOL,
+    kcl_tol: float = DEFAULT_KCL_TOL,
+    max_iter: int | None = None,
+    keep_nodes: bool = True,
+) -> SolveResult:
+    """DC solution of a crossbar with wire and terminal resistance for one or many inputs.
+
+    Parameters
+    ----------
+    crossbar : Crossbar
+        The circuit.
+    v_in : array_like, (n_in,) or (batch, n_in)
+        Source voltages of the input end set [V] (rows' left ends by default).
+    rtol : float
+        Relative tolerance of the conjugate-gradient residual (dimensionless).
+    kcl_tol : float
+        Largest relative Kirchhoff mismatch accepted on the returned solution; beyond it
+        :class:`~circuitxbar.errors.ConvergenceError` is raised.
+    max_iter : int, optional
+        CG iteration limit per solve (default grows with the array's IR-drop number).
+    keep_nodes : bool
+        Return node voltages and device currents (memory: 3 x batch x R x C doubles).
+
+    Returns
+    -------
+    SolveResult
+    """
+    if not isinstance(crossbar, Crossbar):
+        raise ValidationError(f"crossbar must be a circuitxbar.Crossbar, got {type(crossbar).__name__}")
+    if not (0 < rtol < 1):
+        raise ValidationError(f"rtol={rtol!r} must lie in (0, 1), e.g. 1e-13")
+    v, single = _as_batch(crossbar, v_in)
+    max_iter = _default_max_iter(crossbar) if max_iter is None else int(max_iter)
+    if max_iter < 1:
+        raise ValidationError(f"max_iter={max_iter} must be >= 1")
+    t0 = time.perf_counter()
+    if crossbar.is_linear:
+        out = _solve_linear(crossbar, v, rtol, max_iter, keep_nodes)
+        method = "pcg-line-schur"
+    else:
+        from circuitxbar._newton import solve_nonlinear
+
+        out = solve_nonlinear(crossbar, v, rtol, max_iter, keep_nodes)
+        method = "newton-pcg-line-schur"
+    seconds = time.perf_counter() - t0
+    info = SolverInfo(method=method, iterations=out["iters"], newton_steps=out["newton"],
+                      residual=out["resid"], kcl_residual=out["kcl"], tolerance=rtol,
+                      seconds=seconds)
+    _check_converged(out, rtol, kcl_tol, max_iter)
+    return _package(crossbar, out, info, single)
+
+
+def _check_converged(out, rtol, kcl_tol, max_iter):
+    bad_cg = out["resid"] > max(rtol, 1e-15) * 10
+    bad_kcl = ~(out["kcl"] <= kcl_tol)
+    bad = bad_cg | bad_kcl | out.get("failed", np.zeros_like(bad_cg))
+    if bad.any():
+        b = int(np.flatnonzero(bad)[0])
+        raise ConvergenceError(
+            f"input {b}: solver stopped after {int(out['iters'][b])} iterations with relative "
+            f"residual {out['resid'][b]:.3g} (asked {rtol:.3g}) and KCL mismatch "
+            f"{out['kcl'][b]:.3g} (allowed {kcl_tol:.3g}); raise max_iter (now {max_iter}), "
+            f"loosen rtol, or check for extreme conductance or wire values",
+            residual=float(out["resid"][b]), iterations=int(out["iters"][b]), tolerance=rtol,
+        )
+
+
+def _alloc_outputs(xbar, n_batch, keep_nodes):
+    n_rows, n_cols = xbar.shape
+    node_shape = (n_batch, n_rows, n_cols) if keep_nodes else (0, n_rows, n_cols)
+    return dict(
+        vr=np.zeros(node_shape), vc=np.zeros(node_shape), idev=np.zeros(node_shape),
+        t_left=np.zeros((n_batch, n_rows)), t_right=np.zeros((n_batch, n_rows)),
+        t_top=np.zeros((n_batch, n_cols)), t_bottom=np.zeros((n_batch, n_cols)),
+        powers=np.zeros((n_batch, 5)), iters=np.zeros(n_batch, np.int64),
+        resid=np.zeros(n_batch), kcl=np.zeros(n_batch), newton=np.zeros(n_batch, np.int64),
+    )
+
+
+def _solve_linear(xbar, v, rtol, max_iter, keep_nodes, prep=None):
+    prep = _prepare(xbar) if prep is None else prep
+    o = _alloc_outputs(xbar, v.shape[0], keep_nodes)
+    K._solve_linear_batch(
+        prep.g, prep.gT, prep.row_c, prep.col_c, xbar.r_row, xbar.r_col, *prep.term_g,
+        *prep.bias, prep.input_code, v, rtol, max_iter,
+        o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
+        o["powers"], o["iters"], o["resid"], o["kcl"],
+    )
+    return o
+
+
+def _package(xbar, o, info, single):
+    terminals = {"row_left": o["t_left"], "row_right": o["t_right"],
+                 "col_top": o["t_top"], "col_bottom": o["t_bottom"]}
+    keep = o["vr"].shape[0] > 0
+    pick = (lambda a: a[0]) if single else (lambda a: a)
+    nodes = (lambda a: pick(a) if keep else None)
+    p = o["powers"]
+    return SolveResult(
+        i_out=pick(terminals[xbar.output_end]),
+        v_row=nodes(o["vr"]), v_col=nodes(o["vc"]), i_device=nodes(o["idev"]),
+        i_row_left=pick(o["t_left"]), i_row_right=pick(o["t_right"]),
+        i_col_top=pick(o["t_top"]), i_col_bottom=pick(o["t_bottom"]),
+        power_device=pick(p[:, 0]), power_row_wire=pick(p[:, 1]), power_col_wire=pick(p[:, 2]),
+        power_terminal=pick(p[:, 3]), power_source=pick(p[:, 4]), info=info,
+    )
