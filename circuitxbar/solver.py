@@ -288,3 +288,32 @@ def _package(xbar, o, info, single):
         power_device=pick(p[:, 0]), power_row_wire=pick(p[:, 1]), power_col_wire=pick(p[:, 2]),
         power_terminal=pick(p[:, 3]), power_source=pick(p[:, 4]), info=info,
     )
+
+
+def transfer_matrix(crossbar: Crossbar, *, rtol: float = DEFAULT_RTOL,
+                    kcl_tol: float = DEFAULT_KCL_TOL, max_iter: int | None = None) -> np.ndarray:
+    """Effective conductance matrix T [S], shape (n_out, n_in), with ``i_out = T @ v_in``.
+
+    Exact for linear devices, every wire and terminal resistance included: after it, any
+    number of inputs costs one matrix product. The array must carry no bias voltage on its
+    non-input ends (the response would then be affine, not linear).
+    """
+    if not isinstance(crossbar, Crossbar):
+        raise ValidationError(f"crossbar must be a circuitxbar.Crossbar, got {type(crossbar).__name__}")
+    if not crossbar.is_linear:
+        raise ValidationError(
+            f"transfer_matrix needs a linear device model; {type(crossbar.device).__name__} is "
+            f"nonlinear, so i_out depends on v_in nonlinearly: use solve(crossbar, v_in) instead"
+        )
+    if crossbar.has_bias:
+        raise ValidationError(
+            "this crossbar holds nonzero bias voltages on non-input ends, so i_out = T v_in + "
+            "offset is affine; set those v_* to 0 for transfer_matrix or use solve()"
+        )
+    eye = np.eye(crossbar.n_inputs)
+    max_iter = _default_max_iter(crossbar) if max_iter is None else int(max_iter)
+    out = _solve_linear(crossbar, eye, rtol, max_iter, keep_nodes=False)
+    _check_converged(out, rtol, kcl_tol, max_iter)
+    terminals = {"row_left": out["t_left"], "row_right": out["t_right"],
+                 "col_top": out["t_top"], "col_bottom": out["t_bottom"]}
+    return np.ascontiguousarray(terminals[crossbar.output_end].T)

@@ -1,0 +1,282 @@
+"""Nonlinear devices: Newton's method on the whole network with the linear solver inside.
+
+Why it converges: with every device monotone (dI/dV >= 0) the DC solution minimises the
+network's co-content, a convex function of the node voltages. Each Newton direction comes from
+the linearised network (device -> its differential conductance plus a current source), solved
+by the same line-Schur CG as the linear case; a line search on the co-content's directional
+derivative (which needs only currents, never the co-content itself) keeps every step a descent
+step. Full Newton steps are taken whenever they do not overshoot the minimum along the line, so
+convergence near the solution is quadratic.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numba import prange
+
+from circuitxbar import _kernels as K
+from circuitxbar._config import JIT, JIT_PARALLEL
+from circuitxbar.devices.kernels import cell_current
+
+INF = math.inf
+
+
+@numba.njit(**JIT)
+def _linear_slope_terms(vr, dr, vc, dc, w_row, w_col, g_left, g_right, g_top, g_bottom,
+                        v_left, v_right, v_top, v_bottom):
+    """Wire and terminal part of the co-content's slope along d: returns (a, b) with
+    slope_lin(t) = a + b t."""
+    n_rows, n_cols = vr.shape
+    a = 0.0
+    b = 0.0
+    for i in range(n_rows):
+        w = w_row[i]
+        for j in range(n_cols - 1):
+            dd = dr[i, j + 1] - dr[i, j]
+            a += w * (vr[i, j + 1] - vr[i, j]) * dd
+            b += w * dd * dd
+        if g_left[i] < INF:
+            a += g_left[i] * (vr[i, 0] - v_left[i]) * dr[i, 0]
+            b += g_left[i] * dr[i, 0] * dr[i, 0]
+        if g_right[i] < INF:
+            a += g_right[i] * (vr[i, n_cols - 1] - v_right[i]) * dr[i, n_cols - 1]
+            b += g_right[i] * dr[i, n_cols - 1] * dr[i, n_cols - 1]
+    for i in range(n_rows - 1):
+        for j in range(n_cols):
+            dd = dc[i + 1, j] - dc[i, j]
+            a += w_col[j] * (vc[i + 1, j] - vc[i, j]) * dd
+            b += w_col[j] * dd * dd
+    for j in range(n_cols):
+        if g_top[j] < INF:
+            a += g_top[j] * (vc[0, j] - v_top[j]) * dc[0, j]
+            b += g_top[j] * dc[0, j] * dc[0, j]
+        if g_bottom[j] < INF:
+            a += g_bottom[j] * (vc[n_rows - 1, j] - v_bottom[j]) * dc[n_rows - 1, j]
+            b += g_bottom[j] * dc[n_rows - 1, j] * dc[n_rows - 1, j]
+    return a, b
+
+
+@numba.njit(**JIT)
+def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gdev):
+    """Device part of the co-content's slope at V + t d; fills idev, gdev at that point.
+
+    Returns (slope, all_finite)."""
+    n_rows, n_cols = vr.shape
+    s = 0.0
+    finite = True
+    for i in range(n_rows):
+        for j in range(n_cols):
+            delta = dr[i, j] - dc[i, j]
+            v = vr[i, j] - vc[i, j] + t * delta
+            cur, dcur = cell_current(code, params, table, gstate[i, j], gate[i, j], v)
+            if not (math.isfinite(cur) and math.isfinite(dcur)):
+                finite = False
+            idev[i, j] = cur
+            gdev[i, j] = dcur
+            s += cur * delta
+    return s, finite
+
+
+@numba.njit(**JIT)
+def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
+                g_left, g_right, g_top, g_bottom, v_left, v_right, v_top, v_bottom,
+                rtol, newton_tol, max_iter, max_newton, vr, vc, idev):
+    """Solve one input. vr, vc, idev (R, C) receive the solution.
+
+    Returns (cg iterations, newton steps, last CG residual, status): status 0 converged,
+    1 device current not finite, 2 no convergence within max_newton, 3 not a descent direction.
+    """
+    n_rows, n_cols = gstate.shape
+    gd = np.empty((n_rows, n_cols))
+    inj = np.empty((n_rows, n_cols))
+    gdT = np.empty((n_cols, n_rows))
+    injT = np.empty((n_cols, n_rows))
+    row_c = K._alloc_factors(n_cols, n_rows)
+    col_c = K._alloc_factors(n_rows, n_cols)
+    x = np.empty((n_cols, n_rows))
+    vr_new = np.empty((n_rows, n_cols))
+    vc_new = np.empty((n_rows, n_cols))
+    dr = np.empty((n_rows, n_cols))
+    dc = np.empty((n_rows, n_cols))
+    ca, cbg, cbinj, cp, cas, cae, cbe = col_c
+    v_scale = 0.0
+    for arr in (v_left, v_right, v_top, v_bottom):
+        for k in range(arr.size):
+            v_scale = max(v_scale, abs(arr[k]))
+    if v_scale == 0.0:
+        v_scale = 1.0
+    vr[:, :] = 0.0
+    vc[:, :] = 0.0
+    dr[:, :] = 0.0
+    dc[:, :] = 0.0
+    _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, 0.0, idev, gd)
+    if not finite:
+        return 0, 0, 0.0, 1
+    total_it = 0
+    rel = 0.0
+    for step in range(max_newton + 1):
+        # linearise: I(v) ~ gd v + inj
+        for i in range(n_rows):
+            for j in range(n_cols):
+                inj[i, j] = idev[i, j] - gd[i, j] * (vr[i, j] - vc[i, j])
+        K._transpose(gd, gdT)
+        K._transpose(inj, injT)
+        K._factor_all(gd, gdT, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c)
+        K._transpose(vr, x)
+        it, rel = K._pcg(gdT, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top,
+                         v_bottom, inj, injT, True, x, step > 0, rtol, 1e-4, max_iter)
+        total_it += it
+        K._transpose(x, vr_new)
+        K._sweep_inj(ca, cbg, cbinj, cp, cas, cae, cbe, vr_new, inj, 1.0, v_top, v_bottom, vc_new)
+        step_max = 0.0
+        for i in range(n_rows):
+            for j in range(n_cols):
+                dr[i, j] = vr_new[i, j] - vr[i, j]
+                dc[i, j] = vc_new[i, j] - vc[i, j]
+                step_max = max(step_max, abs(dr[i, j]), abs(dc[i, j]))
+        if step == 0:
+            # the small-signal (linear) solution is only the starting point
+            vr[:, :] = vr_new
+            vc[:, :] = vc_new
+            _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, 0.0,
+                                       idev, gd)
+            if not finite:
+                return total_it, step, rel, 1
+            continue
+        if step_max <= newton_tol * v_scale:
+            return total_it, step, rel, 0
+        a, b = _linear_slope_terms(vr, dr, vc, dc, w_row, w_col, g_left, g_right, g_top,
+                                   g_bottom, v_left, v_right, v_top, v_bottom)
+        s0 = 0.0
+        for i in range(n_rows):
+            for j in range(n_cols):
+                s0 += idev[i, j] * (dr[i, j] - dc[i, j])
+        f0 = a + s0
+        if f0 >= 0.0:
+            # no descent left along d: the linear solve's rounding dominates the step
+            if step_max <= 1e3 * newton_tol * v_scale:
+                return total_it, step, rel, 0
+            return total_it, step, rel, 3
+        s1, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, 1.0,
+                                   idev, gd)
+        f1 = a + b + s1
+        t = 1.0
+        if not finite or f1 > 0.01 * (-f0):
+            # overshoot: find t in (0, 1) where the slope is back near zero (Illinois method)
+            lo, f_lo, hi, f_hi = 0.0, f0, 1.0, f1
+            if not finite:
+                f_hi = INF
+            side = 0
+            for _ls in range(60):
+                if f_hi == INF:
+                    t = 0.5 * (lo + hi)
+                else:
+                    t = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+                st, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc,
+                                           t, idev, gd)
+                ft = a + b * t + st if finite else INF
+                if ft <= 0.0 and ft >= 0.5 * f0 or abs(ft) <= 0.01 * (-f0):
+                    break
+                if ft > 0.0:
+                    hi, f_hi = t, ft
+                    if side == 1 and f_hi < INF:
+                        f_lo *= 0.5
+                    side = 1
+                else:
+                    lo, f_lo = t, ft
+                    if side == -1 and f_hi < INF:
+                        f_hi *= 0.5
+                    side = -1
+            if not finite:
+                return total_it, step, rel, 1
+        for i in range(n_rows):
+            for j in range(n_cols):
+                vr[i, j] += t * dr[i, j]
+                vc[i, j] += t * dc[i, j]
+    return total_it, max_newton, rel, 2
+
+
+@numba.njit(**JIT_PARALLEL)
+def _solve_nonlinear_batch(
+    code, params, table, gstate, gate, r_row, r_col, g_left, g_right, g_top, g_bottom,
+    b_left, b_right, b_top, b_bottom, input_code, v_in, rtol, newton_tol, max_iter, max_newton,
+    vr_out, vc_out, idev_out, t_left, t_right, t_top, t_bottom, powers, iters, newton, resid,
+    kcl, status,
+):
+    n_rows, n_cols = gstate.shape
+    n_batch = v_in.shape[0]
+    keep = vr_out.shape[0] == n_batch
+    w_row = K._wire_conductance(r_row)
+    w_col = K._wire_conductance(r_col)
+    for b in prange(n_batch):
+        vl = K._end_voltages(b_left, v_in[b], input_code, 0)
+        vrt = K._end_voltages(b_right, v_in[b], input_code, 1)
+        vt = K._end_voltages(b_top, v_in[b], input_code, 2)
+        vb = K._end_voltages(b_bottom, v_in[b], input_code, 3)
+        vr = np.empty((n_rows, n_cols))
+        vc = np.empty((n_rows, n_cols))
+        idev = np.empty((n_rows, n_cols))
+        it, nsteps, rel, st = _newton_one(
+            code, params, table, gstate, gate, r_row, r_col, w_row, w_col, g_left, g_right,
+            g_top, g_bottom, vl, vrt, vt, vb, rtol, newton_tol, max_iter, max_newton, vr, vc, idev)
+        # device currents at the returned voltages (not at the last trial point)
+        gd = np.empty((n_rows, n_cols))
+        zero = np.zeros((n_rows, n_cols))
+        _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, zero, zero, 0.0,
+                                   idev, gd)
+        if not finite and st == 0:
+            st = 1
+        kcl[b] = K._outputs(vr, vc, idev, r_row, r_col, g_left, g_right, g_top, g_bottom,
+                            vl, vrt, vt, vb, t_left[b], t_right[b], t_top[b], t_bottom[b],
+                            powers[b])
+        iters[b] = it
+        newton[b] = nsteps
+        resid[b] = rel
+        status[b] = st
+        if keep:
+            vr_out[b] = vr
+            vc_out[b] = vc
+            idev_out[b] = idev
+
+
+STATUS_TEXT = {
+    1: "a device current or its derivative is not finite (voltage outside the model's range, "
+       "or sinh overflow); check the device parameters and the input voltages",
+    2: "Newton did not converge within max_newton steps",
+    3: "Newton direction is not a descent direction; the device I-V may be non-monotone",
+}
+
+
+def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, max_newton=50):
+    """Newton solve of a crossbar with a nonlinear device model; see ``solver.solve``."""
+    from circuitxbar.errors import ConvergenceError
+    from circuitxbar.solver import _alloc_outputs, _check_no_shorts, _terminal_conductance
+    from circuitxbar.crossbar import END_NAMES
+
+    _check_no_shorts(xbar)
+    code, params, table = xbar.device.packed()
+    params = np.ascontiguousarray(params, dtype=np.float64)
+    table = np.ascontiguousarray(np.atleast_2d(table), dtype=np.float64)
+    term_g = tuple(_terminal_conductance(xbar.end_resistance(e)) for e in END_NAMES)
+    bias = tuple(np.ascontiguousarray(xbar.end_voltage(e), dtype=np.float64) for e in END_NAMES)
+    o = _alloc_outputs(xbar, v.shape[0], keep_nodes)
+    status = np.zeros(v.shape[0], np.int64)
+    _solve_nonlinear_batch(
+        int(code), params, table, xbar.conductance, xbar.gate.astype(np.float64),
+        xbar.r_row, xbar.r_col, *term_g, *bias, END_NAMES.index(xbar.input_end), v,
+        rtol, newton_tol, max_iter, max_newton,
+        o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
+        o["powers"], o["iters"], o["newton"], o["resid"], o["kcl"], status,
+    )
+    if status.any():
+        b = int(np.flatnonzero(status)[0])
+        raise ConvergenceError(
+            f"input {b}: nonlinear solve with {type(xbar.device).__name__} failed after "
+            f"{int(o['newton'][b])} Newton steps: {STATUS_TEXT[int(status[b])]}",
+            residual=float(o["kcl"][b]), iterations=int(o["newton"][b]), tolerance=newton_tol,
+        )
+    o["failed"] = np.zeros(v.shape[0], bool)
+    return o
