@@ -1,0 +1,251 @@
+"""The fast solver against its slow twins: SciPy sparse nodal solve, ngspice, closed forms.
+
+Tolerances: i_out to 1e-9 relative (of the largest output) against SciPy, 1e-6 against ngspice
+(it prints limited digits), closed forms to 1e-12, energy balance to 1e-9.
+"""
+
+import numpy as np
+import pytest
+
+import circuitxbar as cx
+from circuitxbar.errors import ConvergenceError, ValidationError
+from reference import reference_solve, reference_transfer_matrix
+from spice import require_ngspice, spice_solve
+
+FIELDS = ("i_out", "v_row", "v_col", "i_device", "i_row_left", "i_row_right", "i_col_top",
+          "i_col_bottom")
+POWERS = ("power_device", "power_row_wire", "power_col_wire", "power_terminal", "power_source")
+
+
+def rel_err(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    scale = np.abs(b).max()
+    return np.abs(a - b).max() / scale if scale > 0 else np.abs(a - b).max()
+
+
+def random_xbar(rng, n_rows, n_cols, *, g_lo=1e-6, g_hi=1e-4, **kw):
+    g = rng.uniform(g_lo, g_hi, (n_rows, n_cols))
+    kw.setdefault("r_row", rng.uniform(0.5, 3.0))
+    kw.setdefault("r_col", rng.uniform(0.5, 3.0))
+    kw.setdefault("r_source", rng.uniform(0.0, 50.0))
+    kw.setdefault("r_sense", rng.uniform(0.0, 50.0))
+    return cx.Crossbar(g, **kw)
+
+
+def assert_matches_reference(xbar, v, tol=1e-9):
+    fast = cx.solve(xbar, v)
+    ref = reference_solve(xbar, v)
+    for name in FIELDS:
+        err = rel_err(getattr(fast, name), getattr(ref, name))
+        assert err <= tol, f"{name}: relative error {err:.3g} > {tol:g}"
+    for name in POWERS:
+        err = rel_err(getattr(fast, name), getattr(ref, name))
+        assert err <= tol, f"{name}: relative error {err:.3g} > {tol:g}"
+    return fast
+
+
+@pytest.mark.parametrize(
+    "shape", [(1, 1), (1, 7), (9, 1), (2, 3), (16, 16), (13, 40), (40, 13), (64, 64), (128, 96),
+              (128, 128)]
+)
+def test_random_arrays_match_scipy(shape):
+    rng = np.random.default_rng(sum(shape))
+    xbar = random_xbar(rng, *shape)
+    v = rng.uniform(-0.3, 0.3, (3, shape[0]))
+    fast = assert_matches_reference(xbar, v)
+    assert fast.i_out.shape == (3, shape[1])
+
+
+def test_hard_regime_256_matches_scipy():
+    # N^2 r G = 16: strong IR drop, the regime where damped fixed-point solvers diverge
+    rng = np.random.default_rng(7)
+    g = rng.uniform(1e-5, 1e-4, (256, 256))
+    xbar = cx.Crossbar(g, 2.5, 2.5, 1.0, 1.0)
+    assert xbar.ir_drop_number() > 10
+    assert_matches_reference(xbar, rng.uniform(0, 0.2, (2, 256)))
+
+
+def test_per_line_resistances_and_all_ends_driven():
+    rng = np.random.default_rng(3)
+    n_rows, n_cols = 11, 17
+    xbar = random_xbar(
+        rng, n_rows, n_cols,
+        r_row=rng.uniform(0.1, 5, n_rows), r_col=rng.uniform(0.1, 5, n_cols),
+        r_source=rng.uniform(1, 20, n_rows), r_sense=rng.uniform(1, 20, n_cols),
+        r_row_right=rng.uniform(1, 20, n_rows), r_col_top=rng.uniform(1, 20, n_cols),
+        v_row_right=rng.uniform(-0.1, 0.1, n_rows), v_col_top=rng.uniform(-0.1, 0.1, n_cols),
+        v_col_bottom=rng.uniform(-0.05, 0.05, n_cols),
+    )
+    assert_matches_reference(xbar, rng.uniform(-0.3, 0.3, (2, n_rows)))
+
+
+def test_memory_style_read_column_driven_rows_sensed():
+    # the paper's dense crossbar: one column enabled, every row sensed at its left end
+    rng = np.random.default_rng(4)
+    n_rows, n_cols = 32, 24
+    xbar = random_xbar(rng, n_rows, n_cols, r_source=5.0, r_sense=np.inf, r_col_top=2.0,
+                       input_end="col_top", output_end="row_left")
+    v = np.zeros((n_cols, n_cols))
+    v[np.arange(n_cols), np.arange(n_cols)] = 0.2
+    fast = assert_matches_reference(xbar, v)
+    assert fast.i_out.shape == (n_cols, n_rows)
+
+
+def test_zero_conductance_cells_and_floating_lines():
+    rng = np.random.default_rng(5)
+    g = rng.uniform(1e-6, 1e-4, (12, 10))
+    g[3, :] = 0.0  # a row that touches nothing
+    g[:, 6] = 0.0  # a column that touches nothing
+    g[rng.random(g.shape) < 0.3] = 0.0
+    # rows open at both ends except the inputs: row 3 floats with no cell at all
+    xbar = cx.Crossbar(g, 1.0, 2.0, r_source=3.0, r_sense=4.0)
+    fast = assert_matches_reference(xbar, rng.uniform(0, 0.2, 12))
+    assert np.all(fast.i_device[3] == 0) and fast.i_out[6] == 0.0
+
+
+def test_floating_line_with_cells_matches_scipy():
+    # row 0 has no terminal at all: it floats and is set by its cells alone
+    rng = np.random.default_rng(6)
+    xbar = random_xbar(rng, 6, 9, r_source=np.r_[np.inf, rng.uniform(1, 5, 5)])
+    assert_matches_reference(xbar, rng.uniform(0, 0.2, 6))
+
+
+@pytest.mark.parametrize("which", ["rows", "cols", "both"])
+def test_zero_wire_resistance_merges_lines(which):
+    rng = np.random.default_rng(8)
+    kw = {"r_row": 0.0} if which in ("rows", "both") else {}
+    if which in ("cols", "both"):
+        kw["r_col"] = 0.0
+    xbar = random_xbar(rng, 7, 5, **kw)
+    fast = assert_matches_reference(xbar, rng.uniform(0, 0.2, 7))
+    if which in ("rows", "both"):
+        assert np.all(np.ptp(fast.v_row, axis=1) == 0.0)
+
+
+def test_zero_wires_and_ideal_terminals_give_g_transpose_v_exactly():
+    rng = np.random.default_rng(9)
+    g = rng.uniform(1e-7, 1e-3, (20, 30))
+    v = rng.uniform(-1, 1, (4, 20))
+    res = cx.solve(cx.Crossbar(g, 0.0, 0.0, 0.0, 0.0), v)
+    np.testing.assert_allclose(res.i_out, v @ g, rtol=1e-13, atol=0)
+
+
+def test_single_cell_series_formula():
+    g, rs, rsense, v = 2.5e-5, 123.0, 456.0, 0.37
+    res = cx.solve(cx.Crossbar([[g]], 7.0, 9.0, rs, rsense), [v])
+    expected = v / (rs + 1.0 / g + rsense)
+    assert res.i_out[0] == pytest.approx(expected, rel=1e-13)
+    assert res.power_terminal == pytest.approx(expected**2 * (rs + rsense), rel=1e-12)
+
+
+def test_one_row_ladder_closed_form():
+    # 1x2: source -> node a -(r)- node b; cells to two ideal-sensed columns
+    g1, g2, r, v = 1e-3, 2e-3, 10.0, 1.0
+    res = cx.solve(cx.Crossbar([[g1, g2]], r, 0.0, 0.0, 0.0), [v])
+    i2 = v / (r + 1.0 / g2)
+    np.testing.assert_allclose(res.i_out, [g1 * v, i2], rtol=1e-13)
+
+
+def test_held_line_is_pinned():
+    rng = np.random.default_rng(10)
+    # right ends of every row held at 0.1 V (ideal), left ends driven through 5 ohm
+    xbar = random_xbar(rng, 8, 8, r_source=5.0, r_row_right=0.0, v_row_right=0.1)
+    fast = assert_matches_reference(xbar, rng.uniform(0, 0.2, 8))
+    np.testing.assert_array_equal(fast.v_row[:, -1], 0.1)
+
+
+def test_extreme_on_off_ratio():
+    rng = np.random.default_rng(11)
+    g = np.where(rng.random((48, 40)) < 0.5, 1e-9, 1e-3)  # on/off ratio 1e6
+    assert_matches_reference(cx.Crossbar(g, 1.0, 1.0, 10.0, 10.0), rng.uniform(0, 0.2, (2, 48)))
+
+
+def test_energy_conservation():
+    rng = np.random.default_rng(12)
+    xbar = random_xbar(rng, 50, 70, r_row_right=30.0, v_row_right=0.05, v_col_bottom=0.01)
+    res = cx.solve(xbar, rng.uniform(-0.2, 0.4, (5, 50)))
+    balance = np.abs(res.power_source - res.power_total) / res.power_source
+    assert balance.max() <= 1e-9
+
+
+def test_transfer_matrix_matches_solve_and_reference():
+    rng = np.random.default_rng(13)
+    xbar = random_xbar(rng, 24, 36)
+    t = cx.transfer_matrix(xbar)
+    assert t.shape == (36, 24)
+    v = rng.uniform(-0.3, 0.3, (6, 24))
+    assert rel_err(v @ t.T, cx.solve(xbar, v).i_out) <= 1e-11
+    assert rel_err(t, reference_transfer_matrix(xbar)) <= 1e-9
+
+
+def test_transfer_matrix_rejects_bias_and_nonlinear():
+    rng = np.random.default_rng(14)
+    with pytest.raises(ValidationError, match="affine"):
+        cx.transfer_matrix(random_xbar(rng, 4, 4, v_col_bottom=0.1))
+    with pytest.raises(ValidationError, match="nonlinear"):
+        cx.transfer_matrix(random_xbar(rng, 4, 4, device=cx.devices.Sinh(k=3.0)))
+
+
+def test_single_input_and_batch_shapes_and_keep_nodes():
+    rng = np.random.default_rng(15)
+    xbar = random_xbar(rng, 5, 3)
+    one = cx.solve(xbar, np.full(5, 0.1))
+    assert one.i_out.shape == (3,) and one.v_row.shape == (5, 3) and one.power_device.shape == ()
+    many = cx.solve(xbar, np.full((4, 5), 0.1), keep_nodes=False)
+    assert many.i_out.shape == (4, 3) and many.v_row is None
+    np.testing.assert_allclose(many.i_out[2], one.i_out, rtol=1e-14)
+    assert many.info.iterations.shape == (4,) and many.info.method
+
+
+def test_not_converged_raises_with_residual_and_iterations():
+    rng = np.random.default_rng(16)
+    xbar = cx.Crossbar(rng.uniform(1e-5, 1e-4, (64, 64)), 2.5, 2.5)
+    with pytest.raises(ConvergenceError) as exc:
+        cx.solve(xbar, np.full(64, 0.2), max_iter=1)
+    assert exc.value.iterations == 1 and exc.value.residual > exc.value.tolerance
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(conductance=[[1e-5, np.nan]]), "NaN|not finite"),
+        (dict(conductance=[[1e-5, -1e-6]]), "negative"),
+        (dict(conductance=[1e-5, 1e-6]), "2-D"),
+        (dict(r_row=-1.0), "negative"),
+        (dict(r_col=[1.0, 2.0, 3.0]), "shape"),
+        (dict(r_source=np.nan), "NaN"),
+        (dict(r_row=np.inf), "infinite"),
+        (dict(input_end="middle"), "row_left"),
+        (dict(r_source=np.inf), "open on every line"),
+    ],
+)
+def test_bad_crossbar_input_is_rejected(kwargs, match):
+    args = dict(conductance=np.full((2, 2), 1e-5), r_row=1.0, r_col=1.0)
+    args.update(kwargs)
+    with pytest.raises(ValidationError, match=match):
+        cx.Crossbar(**args)
+
+
+def test_bad_v_in_is_rejected():
+    xbar = cx.Crossbar(np.full((3, 2), 1e-5), 1.0, 1.0)
+    with pytest.raises(ValidationError, match=r"shape \(3,\)"):
+        cx.solve(xbar, np.zeros(2))
+    with pytest.raises(ValidationError, match="not finite"):
+        cx.solve(xbar, [0.1, np.nan, 0.2])
+
+
+def test_shorted_ideal_sources_are_rejected():
+    xbar = cx.Crossbar(np.full((2, 3), 1e-5), 0.0, 1.0, r_source=0.0, r_row_right=0.0)
+    with pytest.raises(ValidationError, match="shorts"):
+        cx.solve(xbar, np.zeros(2))
+
+
+@pytest.mark.parametrize("n", [8, 32, 64])
+def test_matches_ngspice(n):
+    require_ngspice()
+    rng = np.random.default_rng(100 + n)
+    xbar = random_xbar(rng, n, n + n // 4, r_source=rng.uniform(5, 20), r_sense=rng.uniform(5, 20))
+    v = rng.uniform(0, 0.3, n)
+    fast = cx.solve(xbar, v)
+    spice = spice_solve(xbar, v)
+    assert rel_err(fast.i_out, spice.i_out) <= 1e-6
