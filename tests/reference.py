@@ -51,11 +51,16 @@ END_NAMES = ("row_left", "row_right", "col_top", "col_bottom")
 #: Newton stops once the KCL residual on the free nodes ||F||_inf <= NEWTON_TOL * (largest
 #: per-node sum of |branch currents|), or, when ||F||_inf is already down at rounding level
 #: (ROUNDING_FACTOR * eps * largest per-node sum of the |terms| the branch currents are computed
-#: from), once a further full Newton step no longer halves it: with wires 1e4-1e6 times
-#: stiffer than the cells, rounding alone can exceed 1e-13 (e.g. 0.1 ohm wires).
+#: from, and the relative residual is at most ROUNDING_ACCEPT), once a further full Newton step
+#: no longer halves it: with wires 1e4-1e6 times stiffer than the cells, rounding alone can
+#: exceed 1e-13 (e.g. 0.1 ohm wires).
 NEWTON_TOL = 1e-13
 ROUNDING_FACTOR = 64.0
 NEWTON_MAX_ITERATIONS = 100
+#: The rounding-floor exit never accepts a relative residual above this.
+ROUNDING_ACCEPT = 1e-10
+#: Source-stepping fallback (ramp all sources from 0) when plain Newton fails.
+SOURCE_STEPS = 16
 
 
 class ReferenceConvergenceError(RuntimeError):
@@ -282,8 +287,10 @@ class _Network:
             return g * vd, g
         shape = (v.shape[0],) + self.shape
         vd = vd.reshape(shape)
-        i = np.broadcast_to(self.device.current(vd, self.g, self.gate), shape)
-        d = np.broadcast_to(self.device.differential_conductance(vd, self.g, self.gate), shape)
+        with np.errstate(over="ignore", invalid="ignore"):  # trial Newton steps may overflow
+            i = np.broadcast_to(self.device.current(vd, self.g, self.gate), shape)
+            d = np.broadcast_to(self.device.differential_conductance(vd, self.g, self.gate),
+                                shape)
         return i.reshape(v.shape[0], -1), d.reshape(v.shape[0], -1)
 
     def kcl(self, v, s):
@@ -488,8 +495,23 @@ def reference_transfer_matrix(crossbar):
 # --------------------------------------------------------------------------------------------
 
 
-def _newton(net, s_one, tol, max_iterations):
-    """Solve one input with damped Newton; returns (v (1, n_nodes), residual, iterations)."""
+def _newton_step(jacobian, f, iteration, rel, tol):
+    try:
+        return spla.splu(jacobian).solve(f)
+    except RuntimeError as exc:  # SuperLU: "Factor is exactly singular"
+        raise ReferenceConvergenceError(
+            f"reference Newton: Jacobian factorisation failed at iteration {iteration} ({exc}) "
+            f"with relative residual {rel:.3g} (tolerance {tol:.1g})",
+            residual=rel, iterations=iteration, tolerance=tol,
+        ) from None
+
+
+def _newton(net, s_one, tol, max_iterations, v_start=None):
+    """Solve one input with damped Newton; returns (v (1, n_nodes), residual, iterations).
+
+    Starts from ``v_start`` (1, n_nodes) when given, else from the linear network with every
+    cell at its 0 V differential conductance.
+    """
     s = s_one[None, :]
     n_free = len(net.free)
 
@@ -497,17 +519,17 @@ def _newton(net, s_one, tol, max_iterations):
         f, _, _ = net.kcl(v, s)
         return f[0, net.free]
 
-    # start: the linear network with every cell at its 0 V differential conductance
-    d0 = net.device_current(np.zeros((1, net.n_nodes)))[1][0]
     v = net.full_voltages(np.zeros((1, n_free)), s)
     if n_free == 0:
         return v, 0.0, 0
-    jac0 = net.jacobian_free(d0)
-    f0 = residual_vector(v)
-    v_try = v.copy()
-    v_try[0, net.free] -= spla.splu(jac0).solve(f0)
-    if np.isfinite(residual_vector(v_try)).all():
-        v = v_try
+    if v_start is not None:
+        v[0, net.free] = v_start[0, net.free]
+    else:
+        d0 = net.device_current(np.zeros((1, net.n_nodes)))[1][0]
+        v_try = v.copy()
+        v_try[0, net.free] -= _newton_step(net.jacobian_free(d0), residual_vector(v), 0, 1.0, tol)
+        if np.isfinite(residual_vector(v_try)).all():
+            v = v_try
 
     for iteration in range(max_iterations + 1):
         rel, at_rounding = net.relative_residual(v, s)
@@ -519,8 +541,8 @@ def _newton(net, s_one, tol, max_iterations):
         f = residual_vector(v)
         norm = np.linalg.norm(f)
         d = net.device_current(v)[1][0]
-        step = spla.splu(net.jacobian_free(d)).solve(f)
-        if at_rounding[0]:
+        step = _newton_step(net.jacobian_free(d), f, iteration, rel, tol)
+        if at_rounding[0] and rel <= ROUNDING_ACCEPT:
             # at the rounding floor: go on only while a full step still halves the residual
             v_try = v.copy()
             v_try[0, net.free] -= step
@@ -551,7 +573,29 @@ def _newton(net, s_one, tol, max_iterations):
     )
 
 
-def reference_solve(crossbar, v_in, *, tol=NEWTON_TOL, max_iterations=NEWTON_MAX_ITERATIONS):
+def _newton_with_source_stepping(net, s_one, tol, max_iterations, n_steps):
+    """Plain damped Newton; if that fails, ramp every source from 0 to its value in n_steps."""
+    try:
+        return _newton(net, s_one, tol, max_iterations)
+    except ReferenceConvergenceError as direct:
+        if n_steps <= 1:
+            raise
+        v, total = None, 0
+        try:
+            for k in range(1, n_steps + 1):
+                v, rel, its = _newton(net, s_one * (k / n_steps), tol, max_iterations, v)
+                total += its
+        except ReferenceConvergenceError as stepped:
+            raise ReferenceConvergenceError(
+                f"{direct}; source stepping in {n_steps} steps also failed at step {k}: "
+                f"{stepped}", residual=direct.residual, iterations=direct.iterations,
+                tolerance=tol,
+            ) from None
+        return v, rel, total
+
+
+def reference_solve(crossbar, v_in, *, tol=NEWTON_TOL, max_iterations=NEWTON_MAX_ITERATIONS,
+                    source_steps=SOURCE_STEPS):
     """Reference solution of the full nodal network.
 
     Parameters
@@ -560,7 +604,12 @@ def reference_solve(crossbar, v_in, *, tol=NEWTON_TOL, max_iterations=NEWTON_MAX
     v_in : array_like, shape (n_in,) or (batch, n_in)
         Source voltages of the input end set [V].
     tol : float
-        Newton tolerance on the relative KCL residual (nonlinear devices only).
+        Newton tolerance on the relative KCL residual (nonlinear devices only), see NEWTON_TOL.
+    max_iterations : int
+        Newton iterations allowed per solve.
+    source_steps : int
+        If plain Newton fails, retry ramping all sources from 0 in this many steps (each a
+        Newton solve from the previous one); 0 or 1 turns the fallback off.
 
     Returns
     -------
@@ -576,7 +625,7 @@ def reference_solve(crossbar, v_in, *, tol=NEWTON_TOL, max_iterations=NEWTON_MAX
     s = net.source_voltages(v_in2)
     vs, res, its = [], [], []
     for b in range(s.shape[0]):
-        v, r, k = _newton(net, s[b], tol, max_iterations)
+        v, r, k = _newton_with_source_stepping(net, s[b], tol, max_iterations, source_steps)
         vs.append(v[0])
         res.append(r)
         its.append(k)

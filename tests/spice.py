@@ -88,15 +88,20 @@ def _num(x):
     return repr(x)
 
 
+def _split_const(x):
+    """``(hi, lo)``: x rounded to 11 significant digits, and the remainder (hi + lo == x)."""
+    x = float(x)
+    hi = float(f"{x:.10e}")
+    return hi, x - hi
+
+
 def _expr_const(x):
     """A constant for a B-source expression, safe against ngspice's 11-digit reprinting.
 
     Written as ``(hi+lo)`` with ``hi`` = x rounded to 11 significant digits and ``lo`` the
     remainder, each of which survives the reprinting (lo's own 11 digits reach ~1e-22 * x).
     """
-    x = float(x)
-    hi = float(f"{x:.10e}")
-    lo = x - hi
+    hi, lo = _split_const(x)
     if lo == 0.0:
         return f"{hi:.10e}"
     return f"({hi:.10e}{'+' if lo > 0 else '-'}{abs(lo):.10e})"
@@ -268,7 +273,8 @@ def build_netlist(crossbar, v_in, v_start=None):
 
 def _read_raw(path):
     """{lower-case vector name: value} from an ngspice raw file of one operating point."""
-    data = open(path, "rb").read()
+    with open(path, "rb") as f:
+        data = f.read()
     for marker, binary in ((b"Binary:\n", True), (b"Values:\n", False)):
         at = data.find(marker)
         if at >= 0:
