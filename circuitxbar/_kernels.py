@@ -154,26 +154,42 @@ def _transpose(src, dst):
 
 
 @numba.njit(**JIT)
-def _energy(x, y, g, w, g_start, g_end):
+def _energy(x, y, g, w, g_start, g_end, lane):
     """Row-chain energy inner product <x, M y> for (C, R) row-layout arrays.
 
     w (R,): wire conductance 1/r per row, 0 for zero-resistance rows. Terms of ideal terminals
     and zero-resistance segments are skipped: on the vectors CG uses the pinned nodes are zero
-    and merged nodes equal, so those terms are exactly zero.
+    and merged nodes equal, so those terms are exactly zero. ``lane`` (R,) is scratch: one
+    partial sum per chain keeps the loop vectorisable without reassociating (no fastmath).
     """
+    n, m = x.shape
+    for l in range(m):
+        lane[l] = g[0, l] * x[0, l] * y[0, l]
+    for k in range(1, n):
+        for l in range(m):
+            lane[l] += g[k, l] * x[k, l] * y[k, l] + w[l] * (x[k, l] - x[k - 1, l]) * (y[k, l] - y[k - 1, l])
+    return _finish_energy(x, y, g_start, g_end, lane)
+
+
+@numba.njit(**JIT)
+def _finish_energy(x, y, g_start, g_end, lane):
     n, m = x.shape
     acc = 0.0
     for l in range(m):
-        acc += g[0, l] * x[0, l] * y[0, l]
-    for k in range(1, n):
-        for l in range(m):
-            acc += g[k, l] * x[k, l] * y[k, l] + w[l] * (x[k, l] - x[k - 1, l]) * (y[k, l] - y[k - 1, l])
-    for l in range(m):
+        acc += lane[l]
         if g_start[l] < INF:
             acc += g_start[l] * x[0, l] * y[0, l]
         if g_end[l] < INF:
             acc += g_end[l] * x[n - 1, l] * y[n - 1, l]
     return acc
+
+
+@numba.njit(**JIT)
+def _alloc_workspace(n_rows, n_cols):
+    """Scratch of one CG solve: xt, vc (R, C); vct, z, pdir, q (C, R); lane (R,); x (C, R)."""
+    return (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_cols, n_rows)),
+            np.empty((n_cols, n_rows)), np.empty((n_cols, n_rows)), np.empty((n_cols, n_rows)),
+            np.empty(n_rows), np.empty((n_cols, n_rows)))
 
 
 @numba.njit(**JIT)
@@ -196,7 +212,7 @@ def _apply_f(row_c, col_c, x, v_left, v_right, v_top, v_bottom, inj, injT, has_i
 @numba.njit(**JIT)
 def _pcg(
     gT, row_c, col_c, w_row, g_left, g_right,
-    v_left, v_right, v_top, v_bottom, inj, injT, has_inj, x, warm, rtol, eta, max_iter,
+    v_left, v_right, v_top, v_bottom, inj, injT, has_inj, x, warm, rtol, eta, max_iter, work,
 ):
     """CG on the row voltages x (C, R), in place. Returns (iterations, relative residual).
 
@@ -205,18 +221,14 @@ def _pcg(
     row -> column in every cell (Newton linearisation), used when has_inj. With warm, x holds a
     starting point; otherwise the start is F(0). The residual is ||F(x) - x||_M / ||x||_M; CG
     stops when it is below rtol or below eta times its starting value (inexact Newton).
+    work: from _alloc_workspace.
     """
     n_cols, n_rows = gT.shape
     ra, rbg, rbinj, rp, ras, rae, rbe = row_c
     ca, cbg, cbinj, cp, cas, cae, cbe = col_c
+    xt, vc, vct, z, pdir, q, lane, _x = work
     zr = np.zeros(n_rows)
     zc = np.zeros(n_cols)
-    xt = np.empty((n_rows, n_cols))
-    vc = np.empty((n_rows, n_cols))
-    vct = np.empty((n_cols, n_rows))
-    z = np.empty((n_cols, n_rows))
-    pdir = np.empty((n_cols, n_rows))
-    q = np.empty((n_cols, n_rows))
     if not warm:
         x[:, :] = 0.0
         _apply_f(row_c, col_c, x, v_left, v_right, v_top, v_bottom, inj, injT, has_inj, xt, vc, vct, z)
@@ -225,8 +237,8 @@ def _pcg(
     for k in range(n_cols):
         for l in range(n_rows):
             z[k, l] -= x[k, l]
-    rho = _energy(z, z, gT, w_row, g_left, g_right)
-    norm0 = _energy(x, x, gT, w_row, g_left, g_right)
+    rho = _energy(z, z, gT, w_row, g_left, g_right, lane)
+    norm0 = _energy(x, x, gT, w_row, g_left, g_right, lane)
     if norm0 <= 0.0:
         norm0 = 1.0
     rel = math.sqrt(max(rho, 0.0) / norm0)
@@ -237,23 +249,38 @@ def _pcg(
     it = 0
     while it < max_iter:
         it += 1
-        # q = (I - H) p, H = homogeneous row-after-column solve
+        # q = (I - H) p, H = homogeneous row-after-column solve; pq = <p, q>_M on the way
         _transpose(pdir, xt)
         _sweep(ca, cbg, cp, cas, cae, cbe, xt, zc, zc, vc)
         _transpose(vc, vct)
         _sweep(ra, rbg, rp, ras, rae, rbe, vct, zr, zr, q)
-        for k in range(n_cols):
+        for l in range(n_rows):
+            q[0, l] = pdir[0, l] - q[0, l]
+            lane[l] = gT[0, l] * pdir[0, l] * q[0, l]
+        for k in range(1, n_cols):
             for l in range(n_rows):
-                q[k, l] = pdir[k, l] - q[k, l]
-        pq = _energy(pdir, q, gT, w_row, g_left, g_right)
+                qk = pdir[k, l] - q[k, l]
+                q[k, l] = qk
+                lane[l] += gT[k, l] * pdir[k, l] * qk + w_row[l] * (
+                    pdir[k, l] - pdir[k - 1, l]) * (qk - q[k - 1, l])
+        pq = _finish_energy(pdir, q, g_left, g_right, lane)
         if pq <= 0.0:
             break
         a = rho / pq
-        for k in range(n_cols):
+        # x += a p; z -= a q; rho_new = <z, z>_M on the way
+        for l in range(n_rows):
+            x[0, l] += a * pdir[0, l]
+            z0 = z[0, l] - a * q[0, l]
+            z[0, l] = z0
+            lane[l] = gT[0, l] * z0 * z0
+        for k in range(1, n_cols):
             for l in range(n_rows):
                 x[k, l] += a * pdir[k, l]
-                z[k, l] -= a * q[k, l]
-        rho_new = _energy(z, z, gT, w_row, g_left, g_right)
+                zk = z[k, l] - a * q[k, l]
+                z[k, l] = zk
+                dz = zk - z[k - 1, l]
+                lane[l] += gT[k, l] * zk * zk + w_row[l] * dz * dz
+        rho_new = _finish_energy(z, z, g_left, g_right, lane)
         rel = math.sqrt(max(rho_new, 0.0) / norm0)
         if rel <= stop:
             break
@@ -284,53 +311,67 @@ def _factor_all(g, gT, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, co
 
 
 @numba.njit(**JIT)
-def _chain_currents(v, shunt_out, r, gs, ge, vs, ve):
-    """Terminal currents, wire power and KCL mismatch of one chain.
+def _chain_currents(v, shunt_out, w, gs, ge, vs, ve, i_start, i_end, lane):
+    """Terminal currents, wire power and KCL mismatch of a set of chains (n, m), chain inner.
 
-    v: node voltages along the chain [V]; shunt_out: current leaving each node through its
-    cell [A]. Returns (current in at the start terminal, current out at the end terminal,
-    wire power [W], largest mismatch between the KCL and Ohm's-law segment currents [A],
-    rounding floor of that mismatch [A]).
+    v: node voltages [V]; shunt_out: current leaving each node through its cell [A]; w: wire
+    conductance per chain [S] (0 = merged chain). Fills i_start (current in at the start
+    terminal) and i_end (current out at the end terminal) [A]. Returns (wire power [W],
+    largest mismatch between the KCL and Ohm's-law segment currents [A], rounding floor of
+    that mismatch [A], largest current [A]).
     """
-    n = v.size
-    total = 0.0
-    for k in range(n):
-        total += shunt_out[k]
-    i_start = 0.0
-    i_end = 0.0
-    start_ideal = gs == INF
-    end_ideal = ge == INF
-    if not start_ideal:
-        i_start = gs * (vs - v[0])
-    if not end_ideal:
-        i_end = ge * (v[n - 1] - ve)
-    if start_ideal and not end_ideal:
-        i_start = total + i_end
-    elif end_ideal and not start_ideal:
-        i_end = i_start - total
-    elif start_ideal and end_ideal:  # validated: r > 0 and n >= 2
-        i_start = shunt_out[0] + (v[0] - v[1]) / r
-        i_end = (v[n - 2] - v[n - 1]) / r - shunt_out[n - 1]
+    n, m = v.shape
+    eps = 2.220446049250313e-16
+    total, seg, vmax = lane[0], lane[1], lane[2]
+    for l in range(m):
+        total[l] = shunt_out[0, l]
+        vmax[l] = abs(v[0, l])
+    for k in range(1, n):
+        for l in range(m):
+            total[l] += shunt_out[k, l]
+            vmax[l] = max(vmax[l], abs(v[k, l]))
+    scale = 0.0
+    for l in range(m):
+        start_ideal = gs[l] == INF
+        end_ideal = ge[l] == INF
+        a = 0.0 if start_ideal else gs[l] * (vs[l] - v[0, l])
+        e = 0.0 if end_ideal else ge[l] * (v[n - 1, l] - ve[l])
+        if start_ideal and not end_ideal:
+            a = total[l] + e
+        elif end_ideal and not start_ideal:
+            e = a - total[l]
+        elif start_ideal and end_ideal:  # validated: w > 0 and n >= 2
+            a = shunt_out[0, l] + (v[0, l] - v[1, l]) * w[l]
+            e = (v[n - 2, l] - v[n - 1, l]) * w[l] - shunt_out[n - 1, l]
+        i_start[l] = a
+        i_end[l] = e
+        seg[l] = a
+        scale = max(scale, abs(a), abs(e))
     power = 0.0
     mismatch = 0.0
-    seg = i_start
-    vmax = 0.0
-    for k in range(n):
-        vmax = max(vmax, abs(v[k]))
+    pw, mm = lane[3], lane[4]
+    for l in range(m):
+        pw[l] = 0.0
+        mm[l] = 0.0
     for k in range(n - 1):
-        seg -= shunt_out[k]
-        if r > 0.0:
-            dv = v[k] - v[k + 1]
-            power += dv * dv / r
-            mismatch = max(mismatch, abs(seg - dv / r))
-    seg -= shunt_out[n - 1]
-    mismatch = max(mismatch, abs(seg - i_end))
-    floor = 64.0 * 2.220446049250313e-16 * vmax / r if r > 0.0 else 0.0
-    return i_start, i_end, power, mismatch, floor
+        for l in range(m):
+            seg[l] -= shunt_out[k, l]
+            dv = v[k, l] - v[k + 1, l]
+            pw[l] += w[l] * dv * dv
+            diff = abs(seg[l] - dv * w[l]) if w[l] > 0.0 else 0.0
+            mm[l] = max(mm[l], diff)
+    floor = 0.0
+    for l in range(m):
+        seg[l] -= shunt_out[n - 1, l]
+        mm[l] = max(mm[l], abs(seg[l] - i_end[l]))
+        power += pw[l]
+        mismatch = max(mismatch, mm[l])
+        floor = max(floor, 64.0 * eps * vmax[l] * w[l])
+    return power, mismatch, floor, scale
 
 
 @numba.njit(**JIT)
-def _outputs(vr, vc, idev, r_row, r_col, g_left, g_right, g_top, g_bottom,
+def _outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
              v_left, v_right, v_top, v_bottom, t_left, t_right, t_top, t_bottom, powers):
     """Terminal currents (array -> terminal) [A], powers [W]; returns the relative KCL residual.
 
@@ -338,58 +379,50 @@ def _outputs(vr, vc, idev, r_row, r_col, g_left, g_right, g_top, g_bottom,
     """
     n_rows, n_cols = vr.shape
     p_dev = 0.0
+    scale = 0.0
+    neg = np.empty((n_rows, n_cols))
     for i in range(n_rows):
         for j in range(n_cols):
             p_dev += idev[i, j] * (vr[i, j] - vc[i, j])
-    p_row = 0.0
-    p_col = 0.0
+            scale = max(scale, abs(idev[i, j]))
+            neg[i, j] = -idev[i, j]
+    vrT = np.empty((n_cols, n_rows))
+    idevT = np.empty((n_cols, n_rows))
+    _transpose(vr, vrT)
+    _transpose(idev, idevT)
+    lane_r = np.empty((5, n_rows))
+    lane_c = np.empty((5, n_cols))
+    i_in_r = np.empty(n_rows)
+    i_in_c = np.empty(n_cols)
+    p_row, mm_r, fl_r, sc_r = _chain_currents(vrT, idevT, w_row, g_left, g_right, v_left,
+                                              v_right, i_in_r, t_right, lane_r)
+    p_col, mm_c, fl_c, sc_c = _chain_currents(vc, neg, w_col, g_top, g_bottom, v_top,
+                                              v_bottom, i_in_c, t_bottom, lane_c)
     p_term = 0.0
     p_src = 0.0
-    mismatch = 0.0
-    floor = 0.0
-    scale = 0.0
-    neg = np.empty(n_rows)
     for i in range(n_rows):
-        i_in, i_out, pw, mm, fl = _chain_currents(vr[i, :], idev[i, :], r_row[i], g_left[i],
-                                                  g_right[i], v_left[i], v_right[i])
-        t_left[i] = -i_in
-        t_right[i] = i_out
-        p_row += pw
-        mismatch = max(mismatch, mm)
-        floor = max(floor, fl)
-        scale = max(scale, abs(i_in), abs(i_out))
-        p_src += v_left[i] * i_in - v_right[i] * i_out
+        t_left[i] = -i_in_r[i]
+        p_src += v_left[i] * i_in_r[i] - v_right[i] * t_right[i]
         if g_left[i] < INF and g_left[i] > 0.0:
-            p_term += i_in * i_in / g_left[i]
+            p_term += i_in_r[i] * i_in_r[i] / g_left[i]
         if g_right[i] < INF and g_right[i] > 0.0:
-            p_term += i_out * i_out / g_right[i]
+            p_term += t_right[i] * t_right[i] / g_right[i]
     for j in range(n_cols):
-        for i in range(n_rows):
-            neg[i] = -idev[i, j]
-        i_in, i_out, pw, mm, fl = _chain_currents(vc[:, j], neg, r_col[j], g_top[j],
-                                                  g_bottom[j], v_top[j], v_bottom[j])
-        t_top[j] = -i_in
-        t_bottom[j] = i_out
-        p_col += pw
-        mismatch = max(mismatch, mm)
-        floor = max(floor, fl)
-        scale = max(scale, abs(i_in), abs(i_out))
-        p_src += v_top[j] * i_in - v_bottom[j] * i_out
+        t_top[j] = -i_in_c[j]
+        p_src += v_top[j] * i_in_c[j] - v_bottom[j] * t_bottom[j]
         if g_top[j] < INF and g_top[j] > 0.0:
-            p_term += i_in * i_in / g_top[j]
+            p_term += i_in_c[j] * i_in_c[j] / g_top[j]
         if g_bottom[j] < INF and g_bottom[j] > 0.0:
-            p_term += i_out * i_out / g_bottom[j]
-    for i in range(n_rows):
-        for j in range(n_cols):
-            scale = max(scale, abs(idev[i, j]))
+            p_term += t_bottom[j] * t_bottom[j] / g_bottom[j]
     powers[0] = p_dev
     powers[1] = p_row
     powers[2] = p_col
     powers[3] = p_term
     powers[4] = p_src
+    scale = max(scale, sc_r, sc_c)
     if scale == 0.0:
         return 0.0
-    return mismatch / (scale + floor)
+    return max(mm_r, mm_c) / (scale + max(fl_r, fl_c))
 
 
 @numba.njit(**JIT)
@@ -413,37 +446,46 @@ def _end_voltages(bias, v_in, input_code, which):
 @numba.njit(**JIT_PARALLEL)
 def _solve_linear_batch(
     g, gT, row_c, col_c, r_row, r_col, g_left, g_right, g_top, g_bottom,
-    b_left, b_right, b_top, b_bottom, input_code, v_in, rtol, max_iter,
+    b_left, b_right, b_top, b_bottom, input_code, v_in, rtol, max_iter, n_threads,
     vr_out, vc_out, idev_out, t_left, t_right, t_top, t_bottom, powers, iters, resid, kcl,
 ):
-    """Solve every input of the batch v_in (B, n_in) on a linear array (one per thread)."""
+    """Solve every input of the batch v_in (B, n_in) on a linear array.
+
+    The batch is cut into one contiguous chunk per thread; each chunk allocates its scratch
+    once (fresh large allocations per input cost page faults comparable to a solve).
+    """
     n_rows, n_cols = g.shape
     n_batch = v_in.shape[0]
     keep = vr_out.shape[0] == n_batch
     w_row = _wire_conductance(r_row)
-    for b in prange(n_batch):
-        vl = _end_voltages(b_left, v_in[b], input_code, 0)
-        vrt = _end_voltages(b_right, v_in[b], input_code, 1)
-        vt = _end_voltages(b_top, v_in[b], input_code, 2)
-        vb = _end_voltages(b_bottom, v_in[b], input_code, 3)
-        x = np.empty((n_cols, n_rows))
-        dummy = np.empty((0, 0))
-        it, rel = _pcg(gT, row_c, col_c, w_row, g_left, g_right, vl, vrt, vt, vb,
-                       dummy, dummy, False, x, False, rtol, 0.0, max_iter)
+    n_chunks = max(1, min(n_batch, n_threads))
+    w_col = _wire_conductance(r_col)
+    ca, cbg, cbinj, cp, cas, cae, cbe = col_c
+    dummy = np.empty((0, 0))
+    for c in prange(n_chunks):
+        work = _alloc_workspace(n_rows, n_cols)
+        x = work[7]
         vr = np.empty((n_rows, n_cols))
-        _transpose(x, vr)
         vc = np.empty((n_rows, n_cols))
-        ca, cbg, cbinj, cp, cas, cae, cbe = col_c
-        _sweep(ca, cbg, cp, cas, cae, cbe, vr, vt, vb, vc)
         idev = np.empty((n_rows, n_cols))
-        for i in range(n_rows):
-            for j in range(n_cols):
-                idev[i, j] = g[i, j] * (vr[i, j] - vc[i, j])
-        kcl[b] = _outputs(vr, vc, idev, r_row, r_col, g_left, g_right, g_top, g_bottom,
-                          vl, vrt, vt, vb, t_left[b], t_right[b], t_top[b], t_bottom[b], powers[b])
-        iters[b] = it
-        resid[b] = rel
-        if keep:
-            vr_out[b] = vr
-            vc_out[b] = vc
-            idev_out[b] = idev
+        for b in range(c * n_batch // n_chunks, (c + 1) * n_batch // n_chunks):
+            vl = _end_voltages(b_left, v_in[b], input_code, 0)
+            vrt = _end_voltages(b_right, v_in[b], input_code, 1)
+            vt = _end_voltages(b_top, v_in[b], input_code, 2)
+            vb = _end_voltages(b_bottom, v_in[b], input_code, 3)
+            it, rel = _pcg(gT, row_c, col_c, w_row, g_left, g_right, vl, vrt, vt, vb,
+                           dummy, dummy, False, x, False, rtol, 0.0, max_iter, work)
+            _transpose(x, vr)
+            _sweep(ca, cbg, cp, cas, cae, cbe, vr, vt, vb, vc)
+            for i in range(n_rows):
+                for j in range(n_cols):
+                    idev[i, j] = g[i, j] * (vr[i, j] - vc[i, j])
+            kcl[b] = _outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
+                              vl, vrt, vt, vb, t_left[b], t_right[b], t_top[b], t_bottom[b],
+                              powers[b])
+            iters[b] = it
+            resid[b] = rel
+            if keep:
+                vr_out[b] = vr
+                vc_out[b] = vc
+                idev_out[b] = idev

@@ -96,7 +96,8 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     injT = np.empty((n_cols, n_rows))
     row_c = K._alloc_factors(n_cols, n_rows)
     col_c = K._alloc_factors(n_rows, n_cols)
-    x = np.empty((n_cols, n_rows))
+    work = K._alloc_workspace(n_rows, n_cols)
+    x = work[7]
     vr_new = np.empty((n_rows, n_cols))
     vc_new = np.empty((n_rows, n_cols))
     dr = np.empty((n_rows, n_cols))
@@ -127,7 +128,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         K._factor_all(gd, gdT, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c)
         K._transpose(vr, x)
         it, rel = K._pcg(gdT, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top,
-                         v_bottom, inj, injT, True, x, step > 0, rtol, 1e-4, max_iter)
+                         v_bottom, inj, injT, True, x, step > 0, rtol, 1e-4, max_iter, work)
         total_it += it
         K._transpose(x, vr_new)
         K._sweep_inj(ca, cbg, cbinj, cp, cas, cae, cbe, vr_new, inj, 1.0, v_top, v_bottom, vc_new)
@@ -229,7 +230,7 @@ def _solve_nonlinear_batch(
                                    idev, gd)
         if not finite and st == 0:
             st = 1
-        kcl[b] = K._outputs(vr, vc, idev, r_row, r_col, g_left, g_right, g_top, g_bottom,
+        kcl[b] = K._outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
                             vl, vrt, vt, vb, t_left[b], t_right[b], t_top[b], t_bottom[b],
                             powers[b])
         iters[b] = it

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import numba
 import numpy as np
 
 from circuitxbar import _kernels as K
@@ -266,7 +267,7 @@ def _solve_linear(xbar, v, rtol, max_iter, keep_nodes, prep=None):
     o = _alloc_outputs(xbar, v.shape[0], keep_nodes)
     K._solve_linear_batch(
         prep.g, prep.gT, prep.row_c, prep.col_c, xbar.r_row, xbar.r_col, *prep.term_g,
-        *prep.bias, prep.input_code, v, rtol, max_iter,
+        *prep.bias, prep.input_code, v, rtol, max_iter, numba.get_num_threads(),
         o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
         o["powers"], o["iters"], o["resid"], o["kcl"],
     )
