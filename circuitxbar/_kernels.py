@@ -33,12 +33,14 @@ INF = math.inf
 
 
 @numba.njit(**JIT)
-def _factor_lines(g, r, g_start, g_end, alpha, bg, binj, p, a_start, a_end, b_end):
+def _factor_lines(g, r, g_start, g_end, bg, binj, p, a_start, a_end, b_end):
     """Eliminate every chain from its start: fills the sweep coefficients.
 
     g (n, m): shunt conductance of node k of chain l [S]; r (m,): segment resistance [ohm];
     g_start, g_end (m,): terminal conductances [S] (inf ideal, 0 open).
-    Forward:  S_0 = a_start V_start + bg_0 u_0 + binj_0 c_0;  S_k = alpha_k S_{k-1} + bg_k u_k + binj_k c_k
+    Forward:  S_0 = a_start V_start + bg_0 u_0 + binj_0 c_0;
+              S_k = S_{k-1} + bg_k (u_k - S_{k-1}) + binj_k c_k   (the weights of S_{k-1} and u_k
+              sum to one: each S is a convex combination, so the sweep cannot amplify rounding)
     Last:     V_{n-1} = a_end S_{n-1} + b_end V_end
     Backward: V_k = S_k + p_k (V_{k+1} - S_k)
     """
@@ -59,7 +61,6 @@ def _factor_lines(g, r, g_start, g_end, alpha, bg, binj, p, a_start, a_end, b_en
             a_start[l] = 0.0
             bg[0, l] = 0.0
             binj[0, l] = 0.0
-        alpha[0, l] = 0.0
         e[l] = e0
     for k in range(n):
         for l in range(m):
@@ -76,15 +77,12 @@ def _factor_lines(g, r, g_start, g_end, alpha, bg, binj, p, a_start, a_end, b_en
                 gn = g[k + 1, l]
                 en = c + gn
                 if c == INF:
-                    alpha[k + 1, l] = 1.0
                     bg[k + 1, l] = 0.0
                     binj[k + 1, l] = 0.0
                 elif en > 0.0:
-                    alpha[k + 1, l] = c / en
                     bg[k + 1, l] = gn / en
                     binj[k + 1, l] = 1.0 / en
                 else:
-                    alpha[k + 1, l] = 0.0
                     bg[k + 1, l] = 0.0
                     binj[k + 1, l] = 0.0
                 e[l] = en
@@ -106,41 +104,6 @@ def _factor_lines(g, r, g_start, g_end, alpha, bg, binj, p, a_start, a_end, b_en
 
 
 @numba.njit(**JIT)
-def _sweep(alpha, bg, p, a_start, a_end, b_end, u, v_start, v_end, out):
-    """Solve every chain for shunt potentials u (n, m) and end voltages; result in out."""
-    n, m = u.shape
-    for l in range(m):
-        out[0, l] = a_start[l] * v_start[l] + bg[0, l] * u[0, l]
-    for k in range(1, n):
-        for l in range(m):
-            out[k, l] = alpha[k, l] * out[k - 1, l] + bg[k, l] * u[k, l]
-    _finish_sweep(p, a_end, b_end, v_end, out)
-
-
-@numba.njit(**JIT)
-def _sweep_inj(alpha, bg, binj, p, a_start, a_end, b_end, u, inj, sign, v_start, v_end, out):
-    """As _sweep, with an extra current ``sign * inj`` injected into every node [A]."""
-    n, m = u.shape
-    for l in range(m):
-        out[0, l] = a_start[l] * v_start[l] + bg[0, l] * u[0, l] + binj[0, l] * sign * inj[0, l]
-    for k in range(1, n):
-        for l in range(m):
-            out[k, l] = alpha[k, l] * out[k - 1, l] + bg[k, l] * u[k, l] + binj[k, l] * sign * inj[k, l]
-    _finish_sweep(p, a_end, b_end, v_end, out)
-
-
-@numba.njit(**JIT)
-def _finish_sweep(p, a_end, b_end, v_end, out):
-    n, m = out.shape
-    for l in range(m):
-        out[n - 1, l] = a_end[l] * out[n - 1, l] + b_end[l] * v_end[l]
-    for k in range(n - 2, -1, -1):
-        for l in range(m):
-            s = out[k, l]
-            out[k, l] = s + p[k, l] * (out[k + 1, l] - s)
-
-
-@numba.njit(**JIT)
 def _transpose(src, dst):
     """dst = src.T in 8x8 tiles: small tiles avoid cache-set conflicts at power-of-two strides."""
     n, m = src.shape
@@ -154,91 +117,264 @@ def _transpose(src, dst):
 
 
 @numba.njit(**JIT)
-def _energy(x, y, g, w, g_start, g_end, lane):
-    """Row-chain energy inner product <x, M y> for (C, R) row-layout arrays.
-
-    w (R,): wire conductance 1/r per row, 0 for zero-resistance rows. Terms of ideal terminals
-    and zero-resistance segments are skipped: on the vectors CG uses the pinned nodes are zero
-    and merged nodes equal, so those terms are exactly zero. ``lane`` (R,) is scratch: one
-    partial sum per chain keeps the loop vectorisable without reassociating (no fastmath).
-    """
-    n, m = x.shape
-    for l in range(m):
-        lane[l] = g[0, l] * x[0, l] * y[0, l]
-    for k in range(1, n):
-        for l in range(m):
-            lane[l] += g[k, l] * x[k, l] * y[k, l] + w[l] * (x[k, l] - x[k - 1, l]) * (y[k, l] - y[k - 1, l])
-    return _finish_energy(x, y, g_start, g_end, lane)
+def _alloc_factors(n_rows, n_cols):
+    """Row chains: bg, binj, p (R, C), a_start, a_end, b_end (R,); columns: the same with (C,)."""
+    row_c = (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
+             np.empty(n_rows), np.empty(n_rows), np.empty(n_rows))
+    col_c = (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
+             np.empty(n_cols), np.empty(n_cols), np.empty(n_cols))
+    return row_c, col_c
 
 
 @numba.njit(**JIT)
-def _finish_energy(x, y, g_start, g_end, lane):
-    n, m = x.shape
+def _factor_all(g, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c):
+    """Factorise every row and column chain of cell conductances g (R, C)."""
+    n_rows, n_cols = g.shape
+    rbg, rbinj, rp, ras, rae, rbe = row_c
+    cbg, cbinj, cp, cas, cae, cbe = col_c
+    _factor_lines(g, r_col, g_top, g_bottom, cbg, cbinj, cp, cas, cae, cbe)
+    # row chains are factorised node-major on g.T, then stored chain-major (R, C)
+    gT = np.empty((n_cols, n_rows))
+    _transpose(g, gT)
+    t_bg = np.empty((n_cols, n_rows))
+    t_binj = np.empty((n_cols, n_rows))
+    t_p = np.empty((n_cols, n_rows))
+    _factor_lines(gT, r_row, g_left, g_right, t_bg, t_binj, t_p, ras, rae, rbe)
+    _transpose(t_bg, rbg)
+    _transpose(t_binj, rbinj)
+    _transpose(t_p, rp)
+
+
+@numba.njit(**JIT)
+def _col_forward(col_c, u, inj, has_inj, v_top, sc, z, beta, update_u):
+    """Forward elimination of every column chain (top -> bottom), vectorised across columns.
+
+    sc receives the Thevenin voltages looking up. With update_u, u is first replaced row by
+    row by z + beta u (the CG direction update, fused to save a pass over memory).
+    """
+    cbg, cbinj, cp, cas, cae, cbe = col_c
+    n_rows, n_cols = u.shape
+    for i in range(n_rows):
+        if update_u:
+            for j in range(n_cols):
+                u[i, j] = z[i, j] + beta * u[i, j]
+        if i == 0:
+            for j in range(n_cols):
+                sc[0, j] = cas[j] * v_top[j] + cbg[0, j] * u[0, j]
+        else:
+            for j in range(n_cols):
+                s = sc[i - 1, j]
+                sc[i, j] = s + cbg[i, j] * (u[i, j] - s)
+        if has_inj:
+            for j in range(n_cols):
+                sc[i, j] += cbinj[i, j] * inj[i, j]
+
+
+@numba.njit(**JIT)
+def _row_sweep(row_c, i, vcol, inj, has_inj, v_left, v_right, out, srow):
+    """Solve row chain i for shunt potentials vcol (C,); result in out[i]."""
+    rbg, rbinj, rp, ras, rae, rbe = row_c
+    n_cols = vcol.size
+    s = ras[i] * v_left[i] + rbg[i, 0] * vcol[0]
+    if has_inj:
+        s -= rbinj[i, 0] * inj[i, 0]
+    srow[0] = s
+    if has_inj:
+        for j in range(1, n_cols):
+            s = s + rbg[i, j] * (vcol[j] - s) - rbinj[i, j] * inj[i, j]
+            srow[j] = s
+    else:
+        for j in range(1, n_cols):
+            s = s + rbg[i, j] * (vcol[j] - s)
+            srow[j] = s
+    v = rae[i] * s + rbe[i] * v_right[i]
+    out[i, n_cols - 1] = v
+    for j in range(n_cols - 2, -1, -1):
+        s = srow[j]
+        v = s + rp[i, j] * (v - s)
+        out[i, j] = v
+
+
+@numba.njit(**JIT)
+def _row_sweep4(row_c, i, vbuf, v_left, v_right, out, sbuf):
+    """Rows i, i-1, i-2, i-3 at once (no injection): four independent recurrences interleaved
+    so the processor overlaps their latencies. vbuf[r] holds row i-r's shunt potentials."""
+    rbg, rbinj, rp, ras, rae, rbe = row_c
+    n_cols = vbuf.shape[1]
+    i0, i1, i2, i3 = i, i - 1, i - 2, i - 3
+    s0 = ras[i0] * v_left[i0] + rbg[i0, 0] * vbuf[0, 0]
+    s1 = ras[i1] * v_left[i1] + rbg[i1, 0] * vbuf[1, 0]
+    s2 = ras[i2] * v_left[i2] + rbg[i2, 0] * vbuf[2, 0]
+    s3 = ras[i3] * v_left[i3] + rbg[i3, 0] * vbuf[3, 0]
+    sbuf[0, 0] = s0
+    sbuf[1, 0] = s1
+    sbuf[2, 0] = s2
+    sbuf[3, 0] = s3
+    for j in range(1, n_cols):
+        s0 = s0 + rbg[i0, j] * (vbuf[0, j] - s0)
+        s1 = s1 + rbg[i1, j] * (vbuf[1, j] - s1)
+        s2 = s2 + rbg[i2, j] * (vbuf[2, j] - s2)
+        s3 = s3 + rbg[i3, j] * (vbuf[3, j] - s3)
+        sbuf[0, j] = s0
+        sbuf[1, j] = s1
+        sbuf[2, j] = s2
+        sbuf[3, j] = s3
+    v0 = rae[i0] * s0 + rbe[i0] * v_right[i0]
+    v1 = rae[i1] * s1 + rbe[i1] * v_right[i1]
+    v2 = rae[i2] * s2 + rbe[i2] * v_right[i2]
+    v3 = rae[i3] * s3 + rbe[i3] * v_right[i3]
+    last = n_cols - 1
+    out[i0, last] = v0
+    out[i1, last] = v1
+    out[i2, last] = v2
+    out[i3, last] = v3
+    for j in range(n_cols - 2, -1, -1):
+        t0 = sbuf[0, j]
+        t1 = sbuf[1, j]
+        t2 = sbuf[2, j]
+        t3 = sbuf[3, j]
+        v0 = t0 + rp[i0, j] * (v0 - t0)
+        v1 = t1 + rp[i1, j] * (v1 - t1)
+        v2 = t2 + rp[i2, j] * (v2 - t2)
+        v3 = t3 + rp[i3, j] * (v3 - t3)
+        out[i0, j] = v0
+        out[i1, j] = v1
+        out[i2, j] = v2
+        out[i3, j] = v3
+
+
+@numba.njit(**JIT)
+def _col_back_rows(col_c, row_c, sc, inj, has_inj, v_bottom, v_left, v_right, out, vc_out,
+                   keep_vc, p, g, w_row, g_left, g_right, mode, lane, vbuf, sbuf):
+    """Back-substitute the column chains (bottom -> top) and solve each row chain as soon as
+    its column voltages are known, while they are still in cache (four rows at a time).
+
+    mode 0: out = row voltages.  mode 1: out = p - (row voltages) (the CG product q), and the
+    energy <p, q>_M is returned (lane (C,) is scratch).  vc_out gets the column voltages when
+    keep_vc. vbuf, sbuf: (4, C) scratch.
+    """
+    cbg, cbinj, cp, cas, cae, cbe = col_c
+    n_rows, n_cols = sc.shape
     acc = 0.0
-    for l in range(m):
-        acc += lane[l]
-        if g_start[l] < INF:
-            acc += g_start[l] * x[0, l] * y[0, l]
-        if g_end[l] < INF:
-            acc += g_end[l] * x[n - 1, l] * y[n - 1, l]
+    if mode == 1:
+        for j in range(n_cols):
+            lane[j] = 0.0
+    i_hi = n_rows - 1
+    while i_hi >= 0:
+        nb = min(4, i_hi + 1)
+        for r in range(nb):
+            i = i_hi - r
+            if i == n_rows - 1:
+                for j in range(n_cols):
+                    vbuf[0, j] = cae[j] * sc[i, j] + cbe[j] * v_bottom[j]
+            else:
+                prev = (r - 1) if r > 0 else 3  # the row below: previous slot, or last group's
+                for j in range(n_cols):
+                    s = sc[i, j]
+                    vbuf[r, j] = s + cp[i, j] * (vbuf[prev, j] - s)
+            if keep_vc:
+                for j in range(n_cols):
+                    vc_out[i, j] = vbuf[r, j]
+        if nb == 4 and not has_inj:
+            _row_sweep4(row_c, i_hi, vbuf, v_left, v_right, out, sbuf)
+        else:
+            for r in range(nb):
+                _row_sweep(row_c, i_hi - r, vbuf[r], inj, has_inj, v_left, v_right, out, sbuf[0])
+        if mode == 1:
+            for r in range(nb):
+                i = i_hi - r
+                w = w_row[i]
+                q0 = p[i, 0] - out[i, 0]
+                out[i, 0] = q0
+                lane[0] += g[i, 0] * p[i, 0] * q0
+                for j in range(1, n_cols):
+                    qj = p[i, j] - out[i, j]
+                    out[i, j] = qj
+                    lane[j] += g[i, j] * p[i, j] * qj + w * (p[i, j] - p[i, j - 1]) * (qj - out[i, j - 1])
+                if g_left[i] < INF:
+                    acc += g_left[i] * p[i, 0] * out[i, 0]
+                if g_right[i] < INF:
+                    acc += g_right[i] * p[i, n_cols - 1] * out[i, n_cols - 1]
+        # vbuf[3] now holds the column voltages of the row just above the next group
+        i_hi -= 4
+    if mode == 1:
+        for j in range(n_cols):
+            acc += lane[j]
+    return acc
+
+
+@numba.njit(**JIT)
+def _energy(x, y, g, w_row, g_left, g_right, lane):
+    """Row-chain energy inner product <x, M y> of (R, C) arrays.
+
+    w_row (R,): wire conductance 1/r per row, 0 for zero-resistance rows. Terms of ideal
+    terminals and zero-resistance segments are skipped: on the vectors CG uses the pinned nodes
+    are zero and merged nodes equal, so those terms are exactly zero. ``lane`` (C,) is scratch:
+    partial sums per column keep the loop vectorisable without reassociation (no fastmath).
+    """
+    n_rows, n_cols = x.shape
+    acc = 0.0
+    for j in range(n_cols):
+        lane[j] = 0.0
+    for i in range(n_rows):
+        w = w_row[i]
+        lane[0] += g[i, 0] * x[i, 0] * y[i, 0]
+        for j in range(1, n_cols):
+            lane[j] += g[i, j] * x[i, j] * y[i, j] + w * (x[i, j] - x[i, j - 1]) * (y[i, j] - y[i, j - 1])
+        if g_left[i] < INF:
+            acc += g_left[i] * x[i, 0] * y[i, 0]
+        if g_right[i] < INF:
+            acc += g_right[i] * x[i, n_cols - 1] * y[i, n_cols - 1]
+    for j in range(n_cols):
+        acc += lane[j]
     return acc
 
 
 @numba.njit(**JIT)
 def _alloc_workspace(n_rows, n_cols):
-    """Scratch of one CG solve: xt, vc (R, C); vct, z, pdir, q (C, R); lane (R,); x (C, R)."""
-    return (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_cols, n_rows)),
-            np.empty((n_cols, n_rows)), np.empty((n_cols, n_rows)), np.empty((n_cols, n_rows)),
-            np.empty(n_rows), np.empty((n_cols, n_rows)))
+    """Scratch of one CG solve: sc, z, p, q, x (R, C); lane (C,); vbuf, sbuf (4, C)."""
+    return (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
+            np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty(n_cols),
+            np.empty((4, n_cols)), np.empty((4, n_cols)))
 
 
 @numba.njit(**JIT)
-def _apply_f(row_c, col_c, x, v_left, v_right, v_top, v_bottom, inj, injT, has_inj, xt, vc, vct, out):
-    """out = F(x): column chains solved for row voltages x (C, R), then row chains."""
-    ra, rbg, rbinj, rp, ras, rae, rbe = row_c
-    ca, cbg, cbinj, cp, cas, cae, cbe = col_c
-    _transpose(x, xt)
-    if has_inj:
-        _sweep_inj(ca, cbg, cbinj, cp, cas, cae, cbe, xt, inj, 1.0, v_top, v_bottom, vc)
-    else:
-        _sweep(ca, cbg, cp, cas, cae, cbe, xt, v_top, v_bottom, vc)
-    _transpose(vc, vct)
-    if has_inj:
-        _sweep_inj(ra, rbg, rbinj, rp, ras, rae, rbe, vct, injT, -1.0, v_left, v_right, out)
-    else:
-        _sweep(ra, rbg, rp, ras, rae, rbe, vct, v_left, v_right, out)
+def _apply_f(row_c, col_c, u, inj, has_inj, v_left, v_right, v_top, v_bottom, out, vc_out,
+             keep_vc, g, w_row, g_left, g_right, work):
+    """out = F(u): column chains solved for row voltages u (R, C), then the row chains."""
+    sc, z, pdir, q, x, lane, vbuf, sbuf = work
+    _col_forward(col_c, u, inj, has_inj, v_top, sc, u, 0.0, False)
+    _col_back_rows(col_c, row_c, sc, inj, has_inj, v_bottom, v_left, v_right, out, vc_out,
+                   keep_vc, u, g, w_row, g_left, g_right, 0, lane, vbuf, sbuf)
 
 
 @numba.njit(**JIT)
-def _pcg(
-    gT, row_c, col_c, w_row, g_left, g_right,
-    v_left, v_right, v_top, v_bottom, inj, injT, has_inj, x, warm, rtol, eta, max_iter, work,
-):
-    """CG on the row voltages x (C, R), in place. Returns (iterations, relative residual).
+def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bottom,
+         inj, has_inj, x, warm, rtol, eta, max_iter, work):
+    """CG on the row voltages x (R, C), in place. Returns (iterations, relative residual).
 
-    row_c / col_c: tuples (alpha, bg, binj, p, a_start, a_end, b_end) of the row (C, R) and
-    column (R, C) chain factorisations. inj (R, C) / injT (C, R): extra device current flowing
+    g: the cells' (differential) conductances; inj (R, C): extra device current flowing
     row -> column in every cell (Newton linearisation), used when has_inj. With warm, x holds a
     starting point; otherwise the start is F(0). The residual is ||F(x) - x||_M / ||x||_M; CG
     stops when it is below rtol or below eta times its starting value (inexact Newton).
-    work: from _alloc_workspace.
     """
-    n_cols, n_rows = gT.shape
-    ra, rbg, rbinj, rp, ras, rae, rbe = row_c
-    ca, cbg, cbinj, cp, cas, cae, cbe = col_c
-    xt, vc, vct, z, pdir, q, lane, _x = work
+    n_rows, n_cols = g.shape
+    sc, z, pdir, q, _x, lane, vbuf, sbuf = work
     zr = np.zeros(n_rows)
     zc = np.zeros(n_cols)
+    dummy = np.empty((0, 0))
     if not warm:
         x[:, :] = 0.0
-        _apply_f(row_c, col_c, x, v_left, v_right, v_top, v_bottom, inj, injT, has_inj, xt, vc, vct, z)
+        _apply_f(row_c, col_c, x, inj, has_inj, v_left, v_right, v_top, v_bottom, z, dummy,
+                 False, g, w_row, g_left, g_right, work)
         x[:, :] = z
-    _apply_f(row_c, col_c, x, v_left, v_right, v_top, v_bottom, inj, injT, has_inj, xt, vc, vct, z)
-    for k in range(n_cols):
-        for l in range(n_rows):
-            z[k, l] -= x[k, l]
-    rho = _energy(z, z, gT, w_row, g_left, g_right, lane)
-    norm0 = _energy(x, x, gT, w_row, g_left, g_right, lane)
+    _apply_f(row_c, col_c, x, inj, has_inj, v_left, v_right, v_top, v_bottom, z, dummy,
+             False, g, w_row, g_left, g_right, work)
+    for i in range(n_rows):
+        for j in range(n_cols):
+            z[i, j] -= x[i, j]
+    rho = _energy(z, z, g, w_row, g_left, g_right, lane)
+    norm0 = _energy(x, x, g, w_row, g_left, g_right, lane)
     if norm0 <= 0.0:
         norm0 = 1.0
     rel = math.sqrt(max(rho, 0.0) / norm0)
@@ -246,68 +382,46 @@ def _pcg(
     if rel <= stop:
         return 0, rel
     pdir[:, :] = z
+    beta = 0.0
     it = 0
     while it < max_iter:
         it += 1
-        # q = (I - H) p, H = homogeneous row-after-column solve; pq = <p, q>_M on the way
-        _transpose(pdir, xt)
-        _sweep(ca, cbg, cp, cas, cae, cbe, xt, zc, zc, vc)
-        _transpose(vc, vct)
-        _sweep(ra, rbg, rp, ras, rae, rbe, vct, zr, zr, q)
-        for l in range(n_rows):
-            q[0, l] = pdir[0, l] - q[0, l]
-            lane[l] = gT[0, l] * pdir[0, l] * q[0, l]
-        for k in range(1, n_cols):
-            for l in range(n_rows):
-                qk = pdir[k, l] - q[k, l]
-                q[k, l] = qk
-                lane[l] += gT[k, l] * pdir[k, l] * qk + w_row[l] * (
-                    pdir[k, l] - pdir[k - 1, l]) * (qk - q[k - 1, l])
-        pq = _finish_energy(pdir, q, g_left, g_right, lane)
+        # q = (I - H) p with H the homogeneous column-then-row solve; pq = <p, q>_M
+        _col_forward(col_c, pdir, dummy, False, zc, sc, z, beta, it > 1)
+        pq = _col_back_rows(col_c, row_c, sc, dummy, False, zc, zr, zr, q, dummy, False, pdir,
+                            g, w_row, g_left, g_right, 1, lane, vbuf, sbuf)
         if pq <= 0.0:
             break
         a = rho / pq
         # x += a p; z -= a q; rho_new = <z, z>_M on the way
-        for l in range(n_rows):
-            x[0, l] += a * pdir[0, l]
-            z0 = z[0, l] - a * q[0, l]
-            z[0, l] = z0
-            lane[l] = gT[0, l] * z0 * z0
-        for k in range(1, n_cols):
-            for l in range(n_rows):
-                x[k, l] += a * pdir[k, l]
-                zk = z[k, l] - a * q[k, l]
-                z[k, l] = zk
-                dz = zk - z[k - 1, l]
-                lane[l] += gT[k, l] * zk * zk + w_row[l] * dz * dz
-        rho_new = _finish_energy(z, z, g_left, g_right, lane)
+        for j in range(n_cols):
+            lane[j] = 0.0
+        acc = 0.0
+        for i in range(n_rows):
+            w = w_row[i]
+            x[i, 0] += a * pdir[i, 0]
+            z0 = z[i, 0] - a * q[i, 0]
+            z[i, 0] = z0
+            lane[0] += g[i, 0] * z0 * z0
+            for j in range(1, n_cols):
+                x[i, j] += a * pdir[i, j]
+                zj = z[i, j] - a * q[i, j]
+                z[i, j] = zj
+                dz = zj - z[i, j - 1]
+                lane[j] += g[i, j] * zj * zj + w * dz * dz
+            if g_left[i] < INF:
+                acc += g_left[i] * z[i, 0] * z[i, 0]
+            if g_right[i] < INF:
+                acc += g_right[i] * z[i, n_cols - 1] * z[i, n_cols - 1]
+        for j in range(n_cols):
+            acc += lane[j]
+        rho_new = acc
         rel = math.sqrt(max(rho_new, 0.0) / norm0)
         if rel <= stop:
             break
         beta = rho_new / rho
         rho = rho_new
-        for k in range(n_cols):
-            for l in range(n_rows):
-                pdir[k, l] = z[k, l] + beta * pdir[k, l]
     return it, rel
-
-
-# --------------------------------------------------------------------------------------------
-# Factorisation, outputs, and the batch drivers
-
-
-@numba.njit(**JIT)
-def _alloc_factors(n, m):
-    return (np.empty((n, m)), np.empty((n, m)), np.empty((n, m)), np.empty((n, m)),
-            np.empty(m), np.empty(m), np.empty(m))
-
-
-@numba.njit(**JIT)
-def _factor_all(g, gT, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c):
-    ra, rbg, rbinj, rp, ras, rae, rbe = row_c
-    ca, cbg, cbinj, cp, cas, cae, cbe = col_c
-    _factor_lines(gT, r_row, g_left, g_right, ra, rbg, rbinj, rp, ras, rae, rbe)
-    _factor_lines(g, r_col, g_top, g_bottom, ca, cbg, cbinj, cp, cas, cae, cbe)
 
 
 @numba.njit(**JIT)
@@ -445,7 +559,7 @@ def _end_voltages(bias, v_in, input_code, which):
 
 @numba.njit(**JIT_PARALLEL)
 def _solve_linear_batch(
-    g, gT, row_c, col_c, r_row, r_col, g_left, g_right, g_top, g_bottom,
+    g, row_c, col_c, r_row, r_col, g_left, g_right, g_top, g_bottom,
     b_left, b_right, b_top, b_bottom, input_code, v_in, rtol, max_iter, n_threads,
     vr_out, vc_out, idev_out, t_left, t_right, t_top, t_bottom, powers, iters, resid, kcl,
 ):
@@ -458,34 +572,34 @@ def _solve_linear_batch(
     n_batch = v_in.shape[0]
     keep = vr_out.shape[0] == n_batch
     w_row = _wire_conductance(r_row)
-    n_chunks = max(1, min(n_batch, n_threads))
     w_col = _wire_conductance(r_col)
-    ca, cbg, cbinj, cp, cas, cae, cbe = col_c
+    n_chunks = max(1, min(n_batch, n_threads))
     dummy = np.empty((0, 0))
     for c in prange(n_chunks):
         work = _alloc_workspace(n_rows, n_cols)
-        x = work[7]
-        vr = np.empty((n_rows, n_cols))
+        x = work[4]
         vc = np.empty((n_rows, n_cols))
+        fx = np.empty((n_rows, n_cols))
         idev = np.empty((n_rows, n_cols))
         for b in range(c * n_batch // n_chunks, (c + 1) * n_batch // n_chunks):
             vl = _end_voltages(b_left, v_in[b], input_code, 0)
             vrt = _end_voltages(b_right, v_in[b], input_code, 1)
             vt = _end_voltages(b_top, v_in[b], input_code, 2)
             vb = _end_voltages(b_bottom, v_in[b], input_code, 3)
-            it, rel = _pcg(gT, row_c, col_c, w_row, g_left, g_right, vl, vrt, vt, vb,
-                           dummy, dummy, False, x, False, rtol, 0.0, max_iter, work)
-            _transpose(x, vr)
-            _sweep(ca, cbg, cp, cas, cae, cbe, vr, vt, vb, vc)
+            it, rel = _pcg(g, row_c, col_c, w_row, g_left, g_right, vl, vrt, vt, vb,
+                           dummy, False, x, False, rtol, 0.0, max_iter, work)
+            # column voltages consistent with the returned row voltages
+            _apply_f(row_c, col_c, x, dummy, False, vl, vrt, vt, vb, fx, vc, True, g, w_row,
+                     g_left, g_right, work)
             for i in range(n_rows):
                 for j in range(n_cols):
-                    idev[i, j] = g[i, j] * (vr[i, j] - vc[i, j])
-            kcl[b] = _outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
+                    idev[i, j] = g[i, j] * (x[i, j] - vc[i, j])
+            kcl[b] = _outputs(x, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
                               vl, vrt, vt, vb, t_left[b], t_right[b], t_top[b], t_bottom[b],
                               powers[b])
             iters[b] = it
             resid[b] = rel
             if keep:
-                vr_out[b] = vr
+                vr_out[b] = x
                 vc_out[b] = vc
                 idev_out[b] = idev

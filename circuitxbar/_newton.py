@@ -92,17 +92,14 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     n_rows, n_cols = gstate.shape
     gd = np.empty((n_rows, n_cols))
     inj = np.empty((n_rows, n_cols))
-    gdT = np.empty((n_cols, n_rows))
-    injT = np.empty((n_cols, n_rows))
-    row_c = K._alloc_factors(n_cols, n_rows)
-    col_c = K._alloc_factors(n_rows, n_cols)
+    row_c, col_c = K._alloc_factors(n_rows, n_cols)
     work = K._alloc_workspace(n_rows, n_cols)
-    x = work[7]
+    x = work[4]
+    fx = np.empty((n_rows, n_cols))
     vr_new = np.empty((n_rows, n_cols))
     vc_new = np.empty((n_rows, n_cols))
     dr = np.empty((n_rows, n_cols))
     dc = np.empty((n_rows, n_cols))
-    ca, cbg, cbinj, cp, cas, cae, cbe = col_c
     v_scale = 0.0
     for arr in (v_left, v_right, v_top, v_bottom):
         for k in range(arr.size):
@@ -123,15 +120,14 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         for i in range(n_rows):
             for j in range(n_cols):
                 inj[i, j] = idev[i, j] - gd[i, j] * (vr[i, j] - vc[i, j])
-        K._transpose(gd, gdT)
-        K._transpose(inj, injT)
-        K._factor_all(gd, gdT, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c)
-        K._transpose(vr, x)
-        it, rel = K._pcg(gdT, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top,
-                         v_bottom, inj, injT, True, x, step > 0, rtol, 1e-4, max_iter, work)
+        K._factor_all(gd, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c)
+        x[:, :] = vr
+        it, rel = K._pcg(gd, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top,
+                         v_bottom, inj, True, x, step > 0, rtol, 1e-4, max_iter, work)
         total_it += it
-        K._transpose(x, vr_new)
-        K._sweep_inj(ca, cbg, cbinj, cp, cas, cae, cbe, vr_new, inj, 1.0, v_top, v_bottom, vc_new)
+        vr_new[:, :] = x
+        K._apply_f(row_c, col_c, x, inj, True, v_left, v_right, v_top, v_bottom, fx, vc_new,
+                   True, gd, w_row, g_left, g_right, work)
         step_max = 0.0
         for i in range(n_rows):
             for j in range(n_cols):

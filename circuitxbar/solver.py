@@ -129,7 +129,6 @@ class _Prepared:
     """Arrays the kernels need for one crossbar (factorised once, reused for every input)."""
 
     g: np.ndarray
-    gT: np.ndarray
     row_c: tuple
     col_c: tuple
     term_g: tuple  # left, right, top, bottom terminal conductances [S]
@@ -145,14 +144,12 @@ def _prepare(xbar: Crossbar, g_cells=None) -> _Prepared:
         g_cells = np.ascontiguousarray(
             xbar.device.effective_conductance(xbar.conductance, xbar.gate), dtype=np.float64
         )
-    gT = np.ascontiguousarray(g_cells.T)
     term_g = tuple(_terminal_conductance(xbar.end_resistance(e)) for e in END_NAMES)
     bias = tuple(np.ascontiguousarray(xbar.end_voltage(e), dtype=np.float64) for e in END_NAMES)
-    row_c = K._alloc_factors(n_cols, n_rows)
-    col_c = K._alloc_factors(n_rows, n_cols)
-    K._factor_all(g_cells, gT, xbar.r_row, xbar.r_col, *term_g, row_c, col_c)
+    row_c, col_c = K._alloc_factors(n_rows, n_cols)
+    K._factor_all(g_cells, xbar.r_row, xbar.r_col, *term_g, row_c, col_c)
     return _Prepared(
-        g=g_cells, gT=gT, row_c=row_c, col_c=col_c, term_g=term_g, bias=bias,
+        g=g_cells, row_c=row_c, col_c=col_c, term_g=term_g, bias=bias,
         input_code=END_NAMES.index(xbar.input_end), output_code=END_NAMES.index(xbar.output_end),
     )
 
@@ -266,7 +263,7 @@ def _solve_linear(xbar, v, rtol, max_iter, keep_nodes, prep=None):
     prep = _prepare(xbar) if prep is None else prep
     o = _alloc_outputs(xbar, v.shape[0], keep_nodes)
     K._solve_linear_batch(
-        prep.g, prep.gT, prep.row_c, prep.col_c, xbar.r_row, xbar.r_col, *prep.term_g,
+        prep.g, prep.row_c, prep.col_c, xbar.r_row, xbar.r_col, *prep.term_g,
         *prep.bias, prep.input_code, v, rtol, max_iter, numba.get_num_threads(),
         o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
         o["powers"], o["iters"], o["resid"], o["kcl"],
