@@ -1,0 +1,76 @@
+"""Benchmark set-up: sizes (quick by default, full on request), the shared circuits, and a
+closing table of ratios against the references measured in the same run.
+
+    python -m pytest bench                      # quick: small sizes, a few rounds
+    python -m pytest bench --full               # every size in the issues' targets
+    CIRCUITXBAR_BENCH_FULL=1 python -m pytest bench
+"""
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+
+#: (case, size) -> {"impl": seconds per unit of work}; filled by the benchmarks
+RESULTS = {}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--full", action="store_true", default=False,
+                     help="benchmark every size (slow: minutes), not just the quick ones")
+
+
+def full_run(config):
+    return config.getoption("--full") or os.environ.get("CIRCUITXBAR_BENCH_FULL", "") == "1"
+
+
+def pytest_generate_tests(metafunc):
+    if "size" in metafunc.fixturenames:
+        quick, full = getattr(metafunc.module, "SIZES", ((64, 128), (64, 128, 256, 512)))
+        metafunc.parametrize("size", full if full_run(metafunc.config) else quick)
+
+
+def record(case, size, impl, seconds, unit="input"):
+    RESULTS.setdefault((case, size, unit), {})[impl] = seconds
+
+
+def median_seconds(benchmark):
+    return benchmark.stats.stats.median
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not RESULTS:
+        return
+    tr = terminalreporter
+    tr.section("circuitxbar against its references (median, same run)")
+    tr.write_line(f"{'case':34s} {'size':>5s} {'unit':>8s} {'circuitxbar':>13s} "
+                  f"{'reference':>13s} {'ratio':>9s}  reference")
+    for (case, size, unit), impls in sorted(RESULTS.items()):
+        ours = impls.get("circuitxbar")
+        for ref_name, ref in impls.items():
+            if ref_name == "circuitxbar":
+                continue
+            ratio = f"{ref / ours:8.1f}x" if ours else "-"
+            tr.write_line(f"{case:34s} {size:5d} {unit:>8s} {fmt(ours):>13s} {fmt(ref):>13s} "
+                          f"{ratio:>9s}  {ref_name}")
+
+
+def fmt(seconds):
+    if seconds is None:
+        return "-"
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def bench_crossbar(n, *, r_wire=1.0, g_lo=1e-5, g_hi=1e-4, seed=0, **kw):
+    """The issues' benchmark circuit: n x n, cells uniform in [g_lo, g_hi] S, r_wire segments."""
+    import circuitxbar as cx
+
+    rng = np.random.default_rng(seed)
+    return cx.Crossbar(rng.uniform(g_lo, g_hi, (n, n)), r_wire, r_wire, **kw)

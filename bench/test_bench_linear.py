@@ -1,0 +1,62 @@
+"""Linear solves and transfer matrices against SciPy SuperLU on the same circuit."""
+
+import numpy as np
+import pytest
+
+import circuitxbar as cx
+from conftest import bench_crossbar, median_seconds, record
+from reference import ReferenceLinearSolver
+
+SIZES = ((64, 128), (64, 128, 256, 512))
+
+
+def _inputs(n, batch, seed=1):
+    return np.random.default_rng(seed).uniform(0.0, 0.3, (batch, n))
+
+
+@pytest.mark.parametrize("batch", [1, 64])
+def test_solve(benchmark, size, batch):
+    xbar = bench_crossbar(size)
+    v = _inputs(size, batch)
+    cx.solve(xbar, v[:1])  # compile outside the timing
+    benchmark.group = f"solve {size}x{size} batch {batch}"
+    res = benchmark.pedantic(cx.solve, args=(xbar, v), kwargs={"keep_nodes": False},
+                             rounds=5 if size <= 256 else 2, iterations=1)
+    assert res.info.kcl_residual.max() <= 1e-9
+    record(f"solve (batch {batch}) per input", size, "circuitxbar", median_seconds(benchmark) / batch)
+
+
+def test_superlu_per_input(benchmark, size):
+    """SuperLU's per-input triangular solves (its factorisation is not counted)."""
+    xbar = bench_crossbar(size)
+    ref = ReferenceLinearSolver(xbar)
+    batch = 8
+    v = _inputs(size, batch)
+    benchmark.group = f"superlu {size}x{size}"
+    benchmark.pedantic(ref.solve_voltages, args=(v,), rounds=3, iterations=1)
+    per_input = median_seconds(benchmark) / batch
+    for b in (1, 64):
+        record(f"solve (batch {b}) per input", size, "SuperLU triangular solve", per_input)
+    record("transfer matrix", size, "SuperLU factor + n solves",
+           _superlu_factor_seconds(ref) + size * per_input, unit="array")
+
+
+def _superlu_factor_seconds(ref):
+    import time
+
+    best = np.inf
+    for _ in range(2 if ref.matrix.shape[0] < 300_000 else 1):
+        t0 = time.perf_counter()
+        ref.factor()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def test_transfer_matrix(benchmark, size):
+    xbar = bench_crossbar(size)
+    cx.transfer_matrix(bench_crossbar(8))
+    benchmark.group = f"transfer matrix {size}x{size}"
+    t = benchmark.pedantic(cx.transfer_matrix, args=(xbar,), rounds=3 if size <= 256 else 1,
+                           iterations=1)
+    assert t.shape == (size, size)
+    record("transfer matrix", size, "circuitxbar", median_seconds(benchmark), unit="array")
