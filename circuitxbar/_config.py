@@ -10,7 +10,6 @@ import os
 
 CACHE = os.environ.get("CIRCUITXBAR_NO_CACHE", "") not in ("1", "true", "yes")
 
-#: options for serial kernels
+#: options of every kernel. nogil: batches run one chunk per Python thread in parallel
+#: (solver.run_chunked), which compiles far faster than ``parallel=True`` and ``prange``.
 JIT = dict(nogil=True, cache=CACHE, fastmath=False, error_model="numpy")
-#: options for kernels that use ``numba.prange``
-JIT_PARALLEL = dict(JIT, parallel=True)

@@ -24,9 +24,8 @@ import math
 
 import numba
 import numpy as np
-from numba import prange
 
-from circuitxbar._config import JIT, JIT_PARALLEL
+from circuitxbar._config import JIT
 from circuitxbar.devices.kernels import cell_current
 
 INF = math.inf
@@ -146,14 +145,20 @@ def _factor_all(g, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c)
 
 
 @numba.njit(**JIT)
-def _col_forward(col_c, u, inj, has_inj, v_top, sc, z, beta, update_u):
+def _col_forward(col_c, u, inj, v_top, sc, z, beta):
     """Forward elimination of every column chain (top -> bottom), vectorised across columns.
 
-    sc receives the Thevenin voltages looking up. With update_u, u is first replaced row by
-    row by z + beta u (the CG direction update, fused to save a pass over memory).
+    sc receives the Thevenin voltages looking up. If z is not empty, u is first replaced row by
+    row by z + beta u (the CG direction update, fused to save a pass over memory). inj, when
+    not empty, is the current each cell injects into its column node [A].
+
+    Flags are derived from array shapes rather than passed as constants: Numba compiles a
+    separate specialisation for every literal argument, which would multiply compile time.
     """
     cbg, cbinj, cp, cas, cae, cbe = col_c
     n_rows, n_cols = u.shape
+    update_u = z.shape[0] > 0
+    has_inj = inj.shape[0] > 0
     for i in range(n_rows):
         if update_u:
             for j in range(n_cols):
@@ -171,10 +176,11 @@ def _col_forward(col_c, u, inj, has_inj, v_top, sc, z, beta, update_u):
 
 
 @numba.njit(**JIT)
-def _row_sweep(row_c, i, vcol, inj, has_inj, v_left, v_right, out, srow):
+def _row_sweep(row_c, i, vcol, inj, v_left, v_right, out, srow):
     """Solve row chain i for shunt potentials vcol (C,); result in out[i]."""
     rbg, rbinj, rp, ras, rae, rbe = row_c
     n_cols = vcol.size
+    has_inj = inj.shape[0] > 0
     s = ras[i] * v_left[i] + rbg[i, 0] * vcol[0]
     if has_inj:
         s -= rbinj[i, 0] * inj[i, 0]
@@ -244,17 +250,20 @@ def _row_sweep4(row_c, i, vbuf, v_left, v_right, out, sbuf):
 
 
 @numba.njit(**JIT)
-def _col_back_rows(col_c, row_c, sc, inj, has_inj, v_bottom, v_left, v_right, out, vc_out,
-                   keep_vc, p, g, w_row, g_left, g_right, mode, lane, vbuf, sbuf):
+def _col_back_rows(col_c, row_c, sc, inj, v_bottom, v_left, v_right, out, vc_out,
+                   p, g, w_row, g_left, g_right, lane, vbuf, sbuf):
     """Back-substitute the column chains (bottom -> top) and solve each row chain as soon as
     its column voltages are known, while they are still in cache (four rows at a time).
 
-    mode 0: out = row voltages.  mode 1: out = p - (row voltages) (the CG product q), and the
-    energy <p, q>_M is returned (lane (C,) is scratch).  vc_out gets the column voltages when
-    keep_vc. vbuf, sbuf: (4, C) scratch.
+    p empty: out = row voltages.  p given: out = p - (row voltages) (the CG product q), and the
+    energy <p, q>_M is returned (lane (C,) is scratch).  vc_out, if not empty, gets the column
+    voltages. inj, if not empty: Newton current sources. vbuf, sbuf: (4, C) scratch.
     """
     cbg, cbinj, cp, cas, cae, cbe = col_c
     n_rows, n_cols = sc.shape
+    mode = 1 if p.shape[0] > 0 else 0
+    keep_vc = vc_out.shape[0] > 0
+    has_inj = inj.shape[0] > 0
     acc = 0.0
     if mode == 1:
         for j in range(n_cols):
@@ -279,7 +288,7 @@ def _col_back_rows(col_c, row_c, sc, inj, has_inj, v_bottom, v_left, v_right, ou
             _row_sweep4(row_c, i_hi, vbuf, v_left, v_right, out, sbuf)
         else:
             for r in range(nb):
-                _row_sweep(row_c, i_hi - r, vbuf[r], inj, has_inj, v_left, v_right, out, sbuf[0])
+                _row_sweep(row_c, i_hi - r, vbuf[r], inj, v_left, v_right, out, sbuf[0])
         if mode == 1:
             for r in range(nb):
                 i = i_hi - r
@@ -339,22 +348,23 @@ def _alloc_workspace(n_rows, n_cols):
 
 
 @numba.njit(**JIT)
-def _apply_f(row_c, col_c, u, inj, has_inj, v_left, v_right, v_top, v_bottom, out, vc_out,
-             keep_vc, g, w_row, g_left, g_right, work):
+def _apply_f(row_c, col_c, u, inj, v_left, v_right, v_top, v_bottom, out, vc_out, g, w_row,
+             g_left, g_right, work):
     """out = F(u): column chains solved for row voltages u (R, C), then the row chains."""
     sc, z, pdir, q, x, lane, vbuf, sbuf = work
-    _col_forward(col_c, u, inj, has_inj, v_top, sc, u, 0.0, False)
-    _col_back_rows(col_c, row_c, sc, inj, has_inj, v_bottom, v_left, v_right, out, vc_out,
-                   keep_vc, u, g, w_row, g_left, g_right, 0, lane, vbuf, sbuf)
+    none = np.empty((0, 0))
+    _col_forward(col_c, u, inj, v_top, sc, none, 0.0)
+    _col_back_rows(col_c, row_c, sc, inj, v_bottom, v_left, v_right, out, vc_out, none, g,
+                   w_row, g_left, g_right, lane, vbuf, sbuf)
 
 
 @numba.njit(**JIT)
 def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bottom,
-         inj, has_inj, x, warm, rtol, eta, max_iter, work):
+         inj, x, warm, rtol, eta, max_iter, work):
     """CG on the row voltages x (R, C), in place. Returns (iterations, relative residual).
 
     g: the cells' (differential) conductances; inj (R, C): extra device current flowing
-    row -> column in every cell (Newton linearisation), used when has_inj. With warm, x holds a
+    row -> column in every cell (Newton linearisation), or empty. With warm, x holds a
     starting point; otherwise the start is F(0). The residual is ||F(x) - x||_M / ||x||_M; CG
     stops when it is below rtol or below eta times its starting value (inexact Newton).
     """
@@ -365,11 +375,11 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
     dummy = np.empty((0, 0))
     if not warm:
         x[:, :] = 0.0
-        _apply_f(row_c, col_c, x, inj, has_inj, v_left, v_right, v_top, v_bottom, z, dummy,
-                 False, g, w_row, g_left, g_right, work)
+        _apply_f(row_c, col_c, x, inj, v_left, v_right, v_top, v_bottom, z, dummy, g, w_row,
+                 g_left, g_right, work)
         x[:, :] = z
-    _apply_f(row_c, col_c, x, inj, has_inj, v_left, v_right, v_top, v_bottom, z, dummy,
-             False, g, w_row, g_left, g_right, work)
+    _apply_f(row_c, col_c, x, inj, v_left, v_right, v_top, v_bottom, z, dummy, g, w_row,
+             g_left, g_right, work)
     for i in range(n_rows):
         for j in range(n_cols):
             z[i, j] -= x[i, j]
@@ -387,9 +397,9 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
     while it < max_iter:
         it += 1
         # q = (I - H) p with H the homogeneous column-then-row solve; pq = <p, q>_M
-        _col_forward(col_c, pdir, dummy, False, zc, sc, z, beta, it > 1)
-        pq = _col_back_rows(col_c, row_c, sc, dummy, False, zc, zr, zr, q, dummy, False, pdir,
-                            g, w_row, g_left, g_right, 1, lane, vbuf, sbuf)
+        _col_forward(col_c, pdir, dummy, zc, sc, z, beta)  # first pass: beta = 0, p = z
+        pq = _col_back_rows(col_c, row_c, sc, dummy, zc, zr, zr, q, dummy, pdir, g, w_row,
+                            g_left, g_right, lane, vbuf, sbuf)
         if pq <= 0.0:
             break
         a = rho / pq
@@ -425,10 +435,10 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
 
 
 @numba.njit(**JIT)
-def _chain_currents(v, shunt_out, w, gs, ge, vs, ve, i_start, i_end, lane):
+def _chain_currents(v, shunt, sign, w, gs, ge, vs, ve, i_start, i_end, lane):
     """Terminal currents, wire power and KCL mismatch of a set of chains (n, m), chain inner.
 
-    v: node voltages [V]; shunt_out: current leaving each node through its cell [A]; w: wire
+    v: node voltages [V]; sign * shunt: current leaving each node through its cell [A]; w: wire
     conductance per chain [S] (0 = merged chain). Fills i_start (current in at the start
     terminal) and i_end (current out at the end terminal) [A]. Returns (wire power [W],
     largest mismatch between the KCL and Ohm's-law segment currents [A], rounding floor of
@@ -438,11 +448,11 @@ def _chain_currents(v, shunt_out, w, gs, ge, vs, ve, i_start, i_end, lane):
     eps = 2.220446049250313e-16
     total, seg, vmax = lane[0], lane[1], lane[2]
     for l in range(m):
-        total[l] = shunt_out[0, l]
+        total[l] = sign * shunt[0, l]
         vmax[l] = abs(v[0, l])
     for k in range(1, n):
         for l in range(m):
-            total[l] += shunt_out[k, l]
+            total[l] += sign * shunt[k, l]
             vmax[l] = max(vmax[l], abs(v[k, l]))
     scale = 0.0
     for l in range(m):
@@ -455,8 +465,8 @@ def _chain_currents(v, shunt_out, w, gs, ge, vs, ve, i_start, i_end, lane):
         elif end_ideal and not start_ideal:
             e = a - total[l]
         elif start_ideal and end_ideal:  # validated: w > 0 and n >= 2
-            a = shunt_out[0, l] + (v[0, l] - v[1, l]) * w[l]
-            e = (v[n - 2, l] - v[n - 1, l]) * w[l] - shunt_out[n - 1, l]
+            a = sign * shunt[0, l] + (v[0, l] - v[1, l]) * w[l]
+            e = (v[n - 2, l] - v[n - 1, l]) * w[l] - sign * shunt[n - 1, l]
         i_start[l] = a
         i_end[l] = e
         seg[l] = a
@@ -469,18 +479,65 @@ def _chain_currents(v, shunt_out, w, gs, ge, vs, ve, i_start, i_end, lane):
         mm[l] = 0.0
     for k in range(n - 1):
         for l in range(m):
-            seg[l] -= shunt_out[k, l]
+            seg[l] -= sign * shunt[k, l]
             dv = v[k, l] - v[k + 1, l]
             pw[l] += w[l] * dv * dv
             diff = abs(seg[l] - dv * w[l]) if w[l] > 0.0 else 0.0
             mm[l] = max(mm[l], diff)
     floor = 0.0
     for l in range(m):
-        seg[l] -= shunt_out[n - 1, l]
+        seg[l] -= sign * shunt[n - 1, l]
         mm[l] = max(mm[l], abs(seg[l] - i_end[l]))
         power += pw[l]
         mismatch = max(mismatch, mm[l])
         floor = max(floor, 64.0 * eps * vmax[l] * w[l])
+    return power, mismatch, floor, scale
+
+
+@numba.njit(**JIT)
+def _row_chain_currents(vr, idev, w_row, g_left, g_right, v_left, v_right, i_start, i_end):
+    """_chain_currents for the row chains, read chain-major from (R, C) arrays (no transpose)."""
+    n_rows, n_cols = vr.shape
+    eps = 2.220446049250313e-16
+    power = 0.0
+    mismatch = 0.0
+    floor = 0.0
+    scale = 0.0
+    for i in range(n_rows):
+        total = 0.0
+        vmax = 0.0
+        for j in range(n_cols):
+            total += idev[i, j]
+            vmax = max(vmax, abs(vr[i, j]))
+        w = w_row[i]
+        start_ideal = g_left[i] == INF
+        end_ideal = g_right[i] == INF
+        a = 0.0 if start_ideal else g_left[i] * (v_left[i] - vr[i, 0])
+        e = 0.0 if end_ideal else g_right[i] * (vr[i, n_cols - 1] - v_right[i])
+        if start_ideal and not end_ideal:
+            a = total + e
+        elif end_ideal and not start_ideal:
+            e = a - total
+        elif start_ideal and end_ideal:  # validated: w > 0 and C >= 2
+            a = idev[i, 0] + (vr[i, 0] - vr[i, 1]) * w
+            e = (vr[i, n_cols - 2] - vr[i, n_cols - 1]) * w - idev[i, n_cols - 1]
+        i_start[i] = a
+        i_end[i] = e
+        scale = max(scale, abs(a), abs(e))
+        seg = a
+        mm = 0.0
+        pw = 0.0
+        for j in range(n_cols - 1):
+            seg -= idev[i, j]
+            dv = vr[i, j] - vr[i, j + 1]
+            pw += w * dv * dv
+            if w > 0.0:
+                mm = max(mm, abs(seg - dv * w))
+        seg -= idev[i, n_cols - 1]
+        mm = max(mm, abs(seg - e))
+        power += pw
+        mismatch = max(mismatch, mm)
+        floor = max(floor, 64.0 * eps * vmax * w)
     return power, mismatch, floor, scale
 
 
@@ -494,23 +551,16 @@ def _outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
     n_rows, n_cols = vr.shape
     p_dev = 0.0
     scale = 0.0
-    neg = np.empty((n_rows, n_cols))
     for i in range(n_rows):
         for j in range(n_cols):
             p_dev += idev[i, j] * (vr[i, j] - vc[i, j])
             scale = max(scale, abs(idev[i, j]))
-            neg[i, j] = -idev[i, j]
-    vrT = np.empty((n_cols, n_rows))
-    idevT = np.empty((n_cols, n_rows))
-    _transpose(vr, vrT)
-    _transpose(idev, idevT)
-    lane_r = np.empty((5, n_rows))
     lane_c = np.empty((5, n_cols))
     i_in_r = np.empty(n_rows)
     i_in_c = np.empty(n_cols)
-    p_row, mm_r, fl_r, sc_r = _chain_currents(vrT, idevT, w_row, g_left, g_right, v_left,
-                                              v_right, i_in_r, t_right, lane_r)
-    p_col, mm_c, fl_c, sc_c = _chain_currents(vc, neg, w_col, g_top, g_bottom, v_top,
+    p_row, mm_r, fl_r, sc_r = _row_chain_currents(vr, idev, w_row, g_left, g_right, v_left,
+                                                  v_right, i_in_r, t_right)
+    p_col, mm_c, fl_c, sc_c = _chain_currents(vc, idev, -1.0, w_col, g_top, g_bottom, v_top,
                                               v_bottom, i_in_c, t_bottom, lane_c)
     p_term = 0.0
     p_src = 0.0
@@ -550,56 +600,55 @@ def _wire_conductance(r):
 
 
 @numba.njit(**JIT)
-def _end_voltages(bias, v_in, input_code, which):
-    """Source voltages of end set `which` (0 left, 1 right, 2 top, 3 bottom) for one input."""
-    if input_code == which:
-        return v_in.copy()
-    return bias.copy()
+def _end_voltages(b_left, b_right, b_top, b_bottom, v_in, input_code):
+    """Source voltages of the four end sets for one input: v_in replaces the input set's."""
+    vl = v_in.copy() if input_code == 0 else b_left.copy()
+    vr = v_in.copy() if input_code == 1 else b_right.copy()
+    vt = v_in.copy() if input_code == 2 else b_top.copy()
+    vb = v_in.copy() if input_code == 3 else b_bottom.copy()
+    return vl, vr, vt, vb
 
 
-@numba.njit(**JIT_PARALLEL)
-def _solve_linear_batch(
+@numba.njit(**JIT)
+def _solve_linear_chunk(
     g, row_c, col_c, r_row, r_col, g_left, g_right, g_top, g_bottom,
-    b_left, b_right, b_top, b_bottom, input_code, v_in, rtol, max_iter, n_threads,
+    b_left, b_right, b_top, b_bottom, input_code, v_in, rtol, max_iter, b_start, b_stop,
     vr_out, vc_out, idev_out, t_left, t_right, t_top, t_bottom, powers, iters, resid, kcl,
 ):
-    """Solve every input of the batch v_in (B, n_in) on a linear array.
+    """Solve inputs b_start..b_stop-1 of the batch v_in (B, n_in) on a linear array.
 
-    The batch is cut into one contiguous chunk per thread; each chunk allocates its scratch
-    once (fresh large allocations per input cost page faults comparable to a solve).
+    Runs without the GIL: the public wrapper gives each thread one contiguous chunk, and the
+    chunk allocates its scratch once (fresh large allocations per input cost page faults
+    comparable to a solve). Threads from Python rather than ``prange`` keep compile time low.
     """
     n_rows, n_cols = g.shape
-    n_batch = v_in.shape[0]
-    keep = vr_out.shape[0] == n_batch
+    keep = vr_out.shape[0] == v_in.shape[0]
     w_row = _wire_conductance(r_row)
     w_col = _wire_conductance(r_col)
-    n_chunks = max(1, min(n_batch, n_threads))
     dummy = np.empty((0, 0))
-    for c in prange(n_chunks):
-        work = _alloc_workspace(n_rows, n_cols)
-        x = work[4]
-        vc = np.empty((n_rows, n_cols))
-        fx = np.empty((n_rows, n_cols))
-        idev = np.empty((n_rows, n_cols))
-        for b in range(c * n_batch // n_chunks, (c + 1) * n_batch // n_chunks):
-            vl = _end_voltages(b_left, v_in[b], input_code, 0)
-            vrt = _end_voltages(b_right, v_in[b], input_code, 1)
-            vt = _end_voltages(b_top, v_in[b], input_code, 2)
-            vb = _end_voltages(b_bottom, v_in[b], input_code, 3)
-            it, rel = _pcg(g, row_c, col_c, w_row, g_left, g_right, vl, vrt, vt, vb,
-                           dummy, False, x, False, rtol, 0.0, max_iter, work)
-            # column voltages consistent with the returned row voltages
-            _apply_f(row_c, col_c, x, dummy, False, vl, vrt, vt, vb, fx, vc, True, g, w_row,
-                     g_left, g_right, work)
-            for i in range(n_rows):
-                for j in range(n_cols):
-                    idev[i, j] = g[i, j] * (x[i, j] - vc[i, j])
-            kcl[b] = _outputs(x, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
-                              vl, vrt, vt, vb, t_left[b], t_right[b], t_top[b], t_bottom[b],
-                              powers[b])
-            iters[b] = it
-            resid[b] = rel
-            if keep:
-                vr_out[b] = x
-                vc_out[b] = vc
-                idev_out[b] = idev
+    work = _alloc_workspace(n_rows, n_cols)
+    x = work[4]
+    vc = np.empty((n_rows, n_cols))
+    fx = np.empty((n_rows, n_cols))
+    idev = np.empty((n_rows, n_cols))
+    for b in range(b_start, b_stop):
+        vl, vrt, vt, vb = _end_voltages(b_left, b_right, b_top, b_bottom, v_in[b], input_code)
+        # warm = rtol < 0 is always False, but a runtime value: with a literal False Numba
+        # would compile a second specialisation of _pcg next to the one Newton uses
+        it, rel = _pcg(g, row_c, col_c, w_row, g_left, g_right, vl, vrt, vt, vb,
+                       dummy, x, rtol < 0.0, rtol, 0.0, max_iter, work)
+        # column voltages consistent with the returned row voltages
+        _apply_f(row_c, col_c, x, dummy, vl, vrt, vt, vb, fx, vc, g, w_row, g_left, g_right,
+                 work)
+        for i in range(n_rows):
+            for j in range(n_cols):
+                idev[i, j] = g[i, j] * (x[i, j] - vc[i, j])
+        kcl[b] = _outputs(x, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
+                          vl, vrt, vt, vb, t_left[b], t_right[b], t_top[b], t_bottom[b],
+                          powers[b])
+        iters[b] = it
+        resid[b] = rel
+        if keep:
+            vr_out[b] = x
+            vc_out[b] = vc
+            idev_out[b] = idev

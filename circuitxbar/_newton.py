@@ -15,10 +15,9 @@ import math
 
 import numba
 import numpy as np
-from numba import prange
 
 from circuitxbar import _kernels as K
-from circuitxbar._config import JIT, JIT_PARALLEL
+from circuitxbar._config import JIT
 from circuitxbar.devices.kernels import cell_current
 
 INF = math.inf
@@ -123,11 +122,11 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         K._factor_all(gd, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c)
         x[:, :] = vr
         it, rel = K._pcg(gd, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top,
-                         v_bottom, inj, True, x, step > 0, rtol, 1e-4, max_iter, work)
+                         v_bottom, inj, x, step > 0, rtol, 1e-4, max_iter, work)
         total_it += it
         vr_new[:, :] = x
-        K._apply_f(row_c, col_c, x, inj, True, v_left, v_right, v_top, v_bottom, fx, vc_new,
-                   True, gd, w_row, g_left, g_right, work)
+        K._apply_f(row_c, col_c, x, inj, v_left, v_right, v_top, v_bottom, fx, vc_new, gd,
+                   w_row, g_left, g_right, work)
         step_max = 0.0
         for i in range(n_rows):
             for j in range(n_cols):
@@ -196,23 +195,20 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     return total_it, max_newton, rel, 2
 
 
-@numba.njit(**JIT_PARALLEL)
-def _solve_nonlinear_batch(
+@numba.njit(**JIT)
+def _solve_nonlinear_chunk(
     code, params, table, gstate, gate, r_row, r_col, g_left, g_right, g_top, g_bottom,
     b_left, b_right, b_top, b_bottom, input_code, v_in, rtol, newton_tol, max_iter, max_newton,
-    vr_out, vc_out, idev_out, t_left, t_right, t_top, t_bottom, powers, iters, newton, resid,
-    kcl, status,
+    b_start, b_stop, vr_out, vc_out, idev_out, t_left, t_right, t_top, t_bottom, powers, iters,
+    newton, resid, kcl, status,
 ):
+    """Solve inputs b_start..b_stop-1 (nogil; one chunk per thread, see solver.run_chunked)."""
     n_rows, n_cols = gstate.shape
-    n_batch = v_in.shape[0]
-    keep = vr_out.shape[0] == n_batch
+    keep = vr_out.shape[0] == v_in.shape[0]
     w_row = K._wire_conductance(r_row)
     w_col = K._wire_conductance(r_col)
-    for b in prange(n_batch):
-        vl = K._end_voltages(b_left, v_in[b], input_code, 0)
-        vrt = K._end_voltages(b_right, v_in[b], input_code, 1)
-        vt = K._end_voltages(b_top, v_in[b], input_code, 2)
-        vb = K._end_voltages(b_bottom, v_in[b], input_code, 3)
+    for b in range(b_start, b_stop):
+        vl, vrt, vt, vb = K._end_voltages(b_left, b_right, b_top, b_bottom, v_in[b], input_code)
         vr = np.empty((n_rows, n_cols))
         vc = np.empty((n_rows, n_cols))
         idev = np.empty((n_rows, n_cols))
@@ -250,7 +246,8 @@ STATUS_TEXT = {
 def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, max_newton=50):
     """Newton solve of a crossbar with a nonlinear device model; see ``solver.solve``."""
     from circuitxbar.errors import ConvergenceError
-    from circuitxbar.solver import _alloc_outputs, _check_no_shorts, _terminal_conductance
+    from circuitxbar.solver import (_alloc_outputs, _check_no_shorts, _terminal_conductance,
+                                    run_chunked)
     from circuitxbar.crossbar import END_NAMES
 
     _check_no_shorts(xbar)
@@ -261,12 +258,15 @@ def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, ma
     bias = tuple(np.ascontiguousarray(xbar.end_voltage(e), dtype=np.float64) for e in END_NAMES)
     o = _alloc_outputs(xbar, v.shape[0], keep_nodes)
     status = np.zeros(v.shape[0], np.int64)
-    _solve_nonlinear_batch(
-        int(code), params, table, xbar.conductance, xbar.gate.astype(np.float64),
-        xbar.r_row, xbar.r_col, *term_g, *bias, END_NAMES.index(xbar.input_end), v,
-        rtol, newton_tol, max_iter, max_newton,
-        o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
-        o["powers"], o["iters"], o["newton"], o["resid"], o["kcl"], status,
+    gate = xbar.gate.astype(np.float64)
+    ends = END_NAMES.index(xbar.input_end)
+    outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
+            o["powers"], o["iters"], o["newton"], o["resid"], o["kcl"], status)
+    run_chunked(
+        _solve_nonlinear_chunk, v.shape[0],
+        lambda lo, hi: (int(code), params, table, xbar.conductance, gate, xbar.r_row,
+                        xbar.r_col, *term_g, *bias, ends, v, rtol, newton_tol, max_iter,
+                        max_newton, lo, hi, *outs),
     )
     if status.any():
         b = int(np.flatnonzero(status)[0])

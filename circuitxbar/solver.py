@@ -6,6 +6,7 @@ plain arrays. See circuitxbar/README.md for the circuit conventions and the meth
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import time
 
@@ -259,14 +260,33 @@ def _alloc_outputs(xbar, n_batch, keep_nodes):
     )
 
 
+def run_chunked(kernel, n_batch, args):
+    """Call ``kernel(*args(start, stop))`` on contiguous chunks of the batch, one per
+    thread. The kernels are compiled with nogil, so the threads run in parallel."""
+    n_threads = max(1, min(n_batch, num_threads()))
+    bounds = [(c * n_batch // n_threads, (c + 1) * n_batch // n_threads) for c in range(n_threads)]
+    if n_threads == 1:
+        kernel(*args(0, n_batch))
+        return
+    with concurrent.futures.ThreadPoolExecutor(n_threads) as pool:
+        for fut in [pool.submit(kernel, *args(lo, hi)) for lo, hi in bounds]:
+            fut.result()
+
+
+def num_threads():
+    """Threads used for batches: NUMBA_NUM_THREADS if set, else every core."""
+    return numba.config.NUMBA_NUM_THREADS
+
+
 def _solve_linear(xbar, v, rtol, max_iter, keep_nodes, prep=None):
     prep = _prepare(xbar) if prep is None else prep
     o = _alloc_outputs(xbar, v.shape[0], keep_nodes)
-    K._solve_linear_batch(
-        prep.g, prep.row_c, prep.col_c, xbar.r_row, xbar.r_col, *prep.term_g,
-        *prep.bias, prep.input_code, v, rtol, max_iter, numba.get_num_threads(),
-        o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
-        o["powers"], o["iters"], o["resid"], o["kcl"],
+    outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
+            o["powers"], o["iters"], o["resid"], o["kcl"])
+    run_chunked(
+        K._solve_linear_chunk, v.shape[0],
+        lambda lo, hi: (prep.g, prep.row_c, prep.col_c, xbar.r_row, xbar.r_col, *prep.term_g,
+                        *prep.bias, prep.input_code, v, rtol, max_iter, lo, hi, *outs),
     )
     return o
 
