@@ -185,6 +185,8 @@ def solve(
     kcl_tol: float = DEFAULT_KCL_TOL,
     max_iter: int | None = None,
     keep_nodes: bool = True,
+    newton_tol: float = 1e-11,
+    max_newton: int = 50,
 ) -> SolveResult:
     """DC solution of a crossbar with wire and terminal resistance for one or many inputs.
 
@@ -203,6 +205,11 @@ def solve(
         CG iteration limit per solve (default grows with the array's IR-drop number).
     keep_nodes : bool
         Return node voltages and device currents (memory: 3 x batch x R x C doubles).
+    newton_tol : float
+        Nonlinear devices: Newton stops when no node moves by more than newton_tol times the
+        largest source voltage (dimensionless).
+    max_newton : int
+        Nonlinear devices: Newton step limit; beyond it ConvergenceError is raised.
 
     Returns
     -------
@@ -223,7 +230,12 @@ def solve(
     else:
         from circuitxbar._newton import solve_nonlinear
 
-        out = solve_nonlinear(crossbar, v, rtol, max_iter, keep_nodes)
+        if not (0 < newton_tol < 1) or max_newton < 1:
+            raise ValidationError(
+                f"newton_tol={newton_tol!r} must lie in (0, 1) and max_newton={max_newton!r} "
+                f"must be >= 1")
+        out = solve_nonlinear(crossbar, v, rtol, max_iter, keep_nodes, newton_tol=newton_tol,
+                              max_newton=max_newton)
         method = "newton-pcg-line-schur"
     seconds = time.perf_counter() - t0
     info = SolverInfo(method=method, iterations=out["iters"], newton_steps=out["newton"],
