@@ -32,6 +32,36 @@ INF = math.inf
 
 
 @numba.njit(**JIT)
+def _factor_special_chain(g, rl, gs, l, bg, binj, p):
+    """_factor_lines for one chain l pinned at its start through zero resistance, with the
+    IEEE-infinity branches: returns the looking-back conductance at its last node."""
+    n = g.shape[0]
+    ek = gs + g[0, l]
+    for k in range(n):
+        if ek == INF:
+            pk = 0.0
+            c = 1.0 / rl if rl > 0.0 else INF
+        else:
+            pk = 1.0 / (1.0 + rl * ek)
+            c = ek * pk
+        p[k, l] = pk
+        if k + 1 < n:
+            gn = g[k + 1, l]
+            en = c + gn
+            if c == INF:
+                bg[k + 1, l] = 0.0
+                binj[k + 1, l] = 0.0
+            elif en > 0.0:
+                bg[k + 1, l] = gn / en
+                binj[k + 1, l] = 1.0 / en
+            else:
+                bg[k + 1, l] = 0.0
+                binj[k + 1, l] = 0.0
+            ek = en
+    return ek
+
+
+@numba.njit(**JIT)
 def _factor_lines(g, r, g_start, g_end, bg, binj, p, a_start, a_end, b_end):
     """Eliminate every chain from its start: fills the sweep coefficients.
 
@@ -61,30 +91,35 @@ def _factor_lines(g, r, g_start, g_end, bg, binj, p, a_start, a_end, b_end):
             bg[0, l] = 0.0
             binj[0, l] = 0.0
         e[l] = e0
+    # An ideal start pins node 0 (infinite looking-back conductance); past the first segment
+    # the conductance is finite again unless that segment has zero resistance. Only chains
+    # pinned through zero resistance need the IEEE-infinity branches; all others take this
+    # vectorised loop.
+    special = np.zeros(m, dtype=np.bool_)
+    w = np.empty(m)
+    n_special = 0
+    for l in range(m):
+        w[l] = 1.0 / r[l] if r[l] > 0.0 else INF
+        if e[l] == INF and r[l] == 0.0:
+            special[l] = True
+            n_special += 1
     for k in range(n):
         for l in range(m):
             ek = e[l]
-            rl = r[l]
-            if ek == INF:
-                pk = 0.0
-                c = 1.0 / rl if rl > 0.0 else INF
-            else:
-                pk = 1.0 / (1.0 + rl * ek)
-                c = ek * pk
+            pinned = ek == INF
+            pk = 0.0 if pinned else 1.0 / (1.0 + r[l] * ek)
             p[k, l] = pk
             if k + 1 < n:
                 gn = g[k + 1, l]
-                en = c + gn
-                if c == INF:
-                    bg[k + 1, l] = 0.0
-                    binj[k + 1, l] = 0.0
-                elif en > 0.0:
-                    bg[k + 1, l] = gn / en
-                    binj[k + 1, l] = 1.0 / en
-                else:
-                    bg[k + 1, l] = 0.0
-                    binj[k + 1, l] = 0.0
+                en = (w[l] if pinned else ek * pk) + gn
+                inv = 1.0 / en if en > 0.0 else 0.0
+                binj[k + 1, l] = inv
+                bg[k + 1, l] = gn * inv
                 e[l] = en
+    if n_special > 0:
+        for l in range(m):
+            if special[l]:
+                e[l] = _factor_special_chain(g, r[l], g_start[l], l, bg, binj, p)
     for l in range(m):
         ek = e[l]
         ge = g_end[l]
@@ -117,27 +152,29 @@ def _transpose(src, dst):
 
 @numba.njit(**JIT)
 def _alloc_factors(n_rows, n_cols):
-    """Row chains: bg, binj, p (R, C), a_start, a_end, b_end (R,); columns: the same with (C,)."""
+    """Row chains: bg, binj, p (R, C), a_start, a_end, b_end (R,); columns: the same with (C,);
+    and four (C, R) scratch arrays for factorising the rows node-major."""
     row_c = (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
              np.empty(n_rows), np.empty(n_rows), np.empty(n_rows))
     col_c = (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
              np.empty(n_cols), np.empty(n_cols), np.empty(n_cols))
-    return row_c, col_c
+    scratch = (np.empty((n_cols, n_rows)), np.empty((n_cols, n_rows)),
+               np.empty((n_cols, n_rows)), np.empty((n_cols, n_rows)))
+    return row_c, col_c, scratch
 
 
 @numba.njit(**JIT)
-def _factor_all(g, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c):
-    """Factorise every row and column chain of cell conductances g (R, C)."""
-    n_rows, n_cols = g.shape
+def _factor_all(g, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c, scratch):
+    """Factorise every row and column chain of cell conductances g (R, C).
+
+    The row chains are factorised node-major on g.T (vectorised across rows) in the reused
+    scratch, then stored chain-major (R, C); fresh scratch per call would cost page faults.
+    """
     rbg, rbinj, rp, ras, rae, rbe = row_c
     cbg, cbinj, cp, cas, cae, cbe = col_c
+    gT, t_bg, t_binj, t_p = scratch
     _factor_lines(g, r_col, g_top, g_bottom, cbg, cbinj, cp, cas, cae, cbe)
-    # row chains are factorised node-major on g.T, then stored chain-major (R, C)
-    gT = np.empty((n_cols, n_rows))
     _transpose(g, gT)
-    t_bg = np.empty((n_cols, n_rows))
-    t_binj = np.empty((n_cols, n_rows))
-    t_p = np.empty((n_cols, n_rows))
     _factor_lines(gT, r_row, g_left, g_right, t_bg, t_binj, t_p, ras, rae, rbe)
     _transpose(t_bg, rbg)
     _transpose(t_binj, rbinj)

@@ -91,7 +91,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     n_rows, n_cols = gstate.shape
     gd = np.empty((n_rows, n_cols))
     inj = np.empty((n_rows, n_cols))
-    row_c, col_c = K._alloc_factors(n_rows, n_cols)
+    row_c, col_c, scratch = K._alloc_factors(n_rows, n_cols)
     work = K._alloc_workspace(n_rows, n_cols)
     x = work[4]
     fx = np.empty((n_rows, n_cols))
@@ -119,7 +119,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         for i in range(n_rows):
             for j in range(n_cols):
                 inj[i, j] = idev[i, j] - gd[i, j] * (vr[i, j] - vc[i, j])
-        K._factor_all(gd, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c)
+        K._factor_all(gd, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c, scratch)
         x[:, :] = vr
         it, rel = K._pcg(gd, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top,
                          v_bottom, inj, x, step > 0, rtol, 1e-4, max_iter, work)

@@ -147,8 +147,8 @@ def _prepare(xbar: Crossbar, g_cells=None) -> _Prepared:
         )
     term_g = tuple(_terminal_conductance(xbar.end_resistance(e)) for e in END_NAMES)
     bias = tuple(np.ascontiguousarray(xbar.end_voltage(e), dtype=np.float64) for e in END_NAMES)
-    row_c, col_c = K._alloc_factors(n_rows, n_cols)
-    K._factor_all(g_cells, xbar.r_row, xbar.r_col, *term_g, row_c, col_c)
+    row_c, col_c, scratch = K._alloc_factors(n_rows, n_cols)
+    K._factor_all(g_cells, xbar.r_row, xbar.r_col, *term_g, row_c, col_c, scratch)
     return _Prepared(
         g=g_cells, row_c=row_c, col_c=col_c, term_g=term_g, bias=bias,
         input_code=END_NAMES.index(xbar.input_end), output_code=END_NAMES.index(xbar.output_end),
