@@ -340,10 +340,18 @@ def transfer_matrix(crossbar: Crossbar, *, rtol: float = DEFAULT_RTOL,
             "this crossbar holds nonzero bias voltages on non-input ends, so i_out = T v_in + "
             "offset is affine; set those v_* to 0 for transfer_matrix or use solve()"
         )
-    eye = np.eye(crossbar.n_inputs)
     max_iter = _default_max_iter(crossbar) if max_iter is None else int(max_iter)
-    out = _solve_linear(crossbar, eye, rtol, max_iter, keep_nodes=False)
+    # Reciprocity: a linear resistive network has a symmetric short-circuit admittance matrix,
+    # so driving the outputs and reading the inputs gives T transposed. Solve the smaller side.
+    reverse = crossbar.n_outputs < crossbar.n_inputs
+    xbar = crossbar
+    if reverse:
+        kw = {f.name: getattr(crossbar, f.name) for f in dataclasses.fields(crossbar)}
+        kw["input_end"], kw["output_end"] = crossbar.output_end, crossbar.input_end
+        xbar = Crossbar(**kw)
+    out = _solve_linear(xbar, np.eye(xbar.n_inputs), rtol, max_iter, keep_nodes=False)
     _check_converged(out, rtol, kcl_tol, max_iter)
     terminals = {"row_left": out["t_left"], "row_right": out["t_right"],
                  "col_top": out["t_top"], "col_bottom": out["t_bottom"]}
-    return np.ascontiguousarray(terminals[crossbar.output_end].T)
+    t = terminals[xbar.output_end]  # (n_solved, n_read)
+    return np.ascontiguousarray(t if reverse else t.T)
