@@ -143,6 +143,11 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 return total_it, step, rel, 1
             continue
         if step_max <= newton_tol * v_scale:
+            # converged: the last Newton step is below tolerance; apply it (it only helps)
+            for i in range(n_rows):
+                for j in range(n_cols):
+                    vr[i, j] += dr[i, j]
+                    vc[i, j] += dc[i, j]
             return total_it, step, rel, 0
         a, b = _linear_slope_terms(vr, dr, vc, dc, w_row, w_col, g_left, g_right, g_top,
                                    g_bottom, v_left, v_right, v_top, v_bottom)
@@ -151,16 +156,15 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
             for j in range(n_cols):
                 s0 += idev[i, j] * (dr[i, j] - dc[i, j])
         f0 = a + s0
-        if f0 >= 0.0:
-            # no descent left along d: the linear solve's rounding dominates the step
-            if step_max <= 1e3 * newton_tol * v_scale:
-                return total_it, step, rel, 0
+        if f0 >= 0.0 and step_max > 1e-6 * v_scale:
             return total_it, step, rel, 3
         s1, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, 1.0,
                                    idev, gd)
         f1 = a + b + s1
         t = 1.0
-        if not finite or f1 > 0.01 * (-f0):
+        # f0 >= 0 only when the step is so small that rounding decides the slope's sign: take
+        # the full Newton step there (quadratic convergence), no line search
+        if f0 < 0.0 and (not finite or f1 > 0.01 * (-f0)):
             # overshoot: find t in (0, 1) where the slope is back near zero (Illinois method)
             lo, f_lo, hi, f_hi = 0.0, f0, 1.0, f1
             if not finite:

@@ -1,0 +1,102 @@
+"""Nonlinear devices solved together with the wires: against a SciPy Newton reference that
+factors the sparse Jacobian at every step (1e-9), against ngspice (1e-6), and closed forms."""
+
+import numpy as np
+import pytest
+
+import circuitxbar as cx
+from circuitxbar import devices
+from circuitxbar.errors import ConvergenceError
+from reference import reference_solve
+from spice import require_ngspice, spice_solve
+
+from test_solver import FIELDS, POWERS, random_xbar, rel_err
+
+
+def assert_matches_reference(xbar, v, tol=1e-9):
+    fast = cx.solve(xbar, v)
+    ref = reference_solve(xbar, v)
+    for name in FIELDS + POWERS:
+        err = rel_err(getattr(fast, name), getattr(ref, name))
+        assert err <= tol, f"{name}: relative error {err:.3g} > {tol:g}"
+    assert np.all(fast.info.newton_steps >= 1)
+    return fast
+
+
+@pytest.mark.parametrize("shape, k", [((1, 1), 5.0), ((8, 8), 5.0), ((13, 29), 3.0),
+                                      ((64, 48), 5.0), ((128, 128), 5.0)])
+def test_sinh_arrays_match_scipy_newton(shape, k):
+    rng = np.random.default_rng(shape[0] * 7 + shape[1])
+    xbar = random_xbar(rng, *shape, device=devices.Sinh(k=k))
+    assert_matches_reference(xbar, rng.uniform(-0.4, 0.4, (2, shape[0])))
+
+
+def test_strongly_nonlinear_sinh_with_hard_wires():
+    # k V up to 10 at the drivers, N^2 r G ~ 4: Newton needs its line search here
+    rng = np.random.default_rng(21)
+    xbar = cx.Crossbar(rng.uniform(1e-5, 1e-4, (48, 48)), 2.5, 2.5, 1.0, 1.0,
+                       device=devices.Sinh(k=20.0))
+    fast = assert_matches_reference(xbar, rng.uniform(0.3, 0.5, (2, 48)))
+    balance = np.abs(fast.power_source - fast.power_total) / fast.power_source
+    assert balance.max() <= 1e-9
+
+
+def test_sinh_small_k_tends_to_ohmic():
+    rng = np.random.default_rng(22)
+    g = rng.uniform(1e-6, 1e-4, (20, 16))
+    v = rng.uniform(0, 0.2, 20)
+    lin = cx.solve(cx.Crossbar(g, 1.0, 1.0, 5.0, 5.0), v)
+    nl = cx.solve(cx.Crossbar(g, 1.0, 1.0, 5.0, 5.0, device=devices.Sinh(k=1e-3)), v)
+    # sinh(kv)/k = v (1 + (kv)^2/6 + ...): relative deviation ~ (k v)^2 / 6 < 1e-8
+    assert rel_err(nl.i_out, lin.i_out) <= 1e-8
+
+
+def test_sinh_single_cell_closed_form():
+    # one cell, ideal terminals, no wires: I = G sinh(k V) / k exactly
+    g, k, v = 3e-5, 4.0, 0.35
+    res = cx.solve(cx.Crossbar([[g]], 0.0, 0.0, device=devices.Sinh(k=k)), [v])
+    assert res.i_out[0] == pytest.approx(g * np.sinh(k * v) / k, rel=1e-13)
+
+
+def test_one_selector_one_resistor_matches_scipy():
+    rng = np.random.default_rng(23)
+    model = devices.OneSelectorOneResistor()  # default selector and memristor of the library
+    xbar = random_xbar(rng, 16, 12, device=model)
+    assert_matches_reference(xbar, rng.uniform(0.0, 1.0, (2, 16)))
+
+
+def test_one_transistor_one_resistor_gated_matches_scipy():
+    rng = np.random.default_rng(24)
+    model = devices.OneTransistorOneResistor(r_on=2e3, memristor=devices.Sinh(k=3.0),
+                                             g_leak=1e-9)
+    gate = rng.random((10, 14)) < 0.7
+    xbar = random_xbar(rng, 10, 14, device=model, gate=gate)
+    assert_matches_reference(xbar, rng.uniform(0.0, 0.5, (2, 10)))
+
+
+def test_newton_step_limit_raises():
+    rng = np.random.default_rng(25)
+    xbar = random_xbar(rng, 16, 16, device=devices.Sinh(k=15.0))
+    with pytest.raises(ConvergenceError) as exc:
+        cx.solve(xbar, np.full(16, 0.5), max_newton=1)
+    assert exc.value.iterations == 1
+
+
+@pytest.mark.parametrize("n", [8, 32])
+def test_sinh_matches_ngspice(n):
+    require_ngspice()
+    rng = np.random.default_rng(200 + n)
+    xbar = random_xbar(rng, n, n + 3, device=devices.Sinh(k=5.0), r_source=10.0, r_sense=10.0)
+    v = rng.uniform(0, 0.4, n)
+    fast = cx.solve(xbar, v)
+    assert rel_err(fast.i_out, spice_solve(xbar, v).i_out) <= 1e-6
+
+
+def test_one_selector_one_resistor_matches_ngspice():
+    require_ngspice()
+    rng = np.random.default_rng(210)
+    xbar = random_xbar(rng, 8, 8, device=devices.OneSelectorOneResistor(), r_source=10.0,
+                       r_sense=10.0)
+    v = rng.uniform(0.2, 1.0, 8)
+    fast = cx.solve(xbar, v)
+    assert rel_err(fast.i_out, spice_solve(xbar, v, v_start=(fast.v_row, fast.v_col)).i_out) <= 1e-6
