@@ -1,0 +1,36 @@
+"""Nonlinear (sinh, k = 5 1/V) solves against a damped SciPy Newton that factors the sparse
+Jacobian at every step (tests/reference.py), on the same circuit in the same run."""
+
+import numpy as np
+
+import circuitxbar as cx
+from circuitxbar import devices
+from conftest import bench_crossbar, median_seconds, record
+from reference import reference_solve
+
+SIZES = ((64, 128), (64, 128, 256))
+
+
+def _xbar(size):
+    return bench_crossbar(size, device=devices.Sinh(k=5.0))
+
+
+def test_sinh_solve_batch(benchmark, size):
+    xbar = _xbar(size)
+    batch = 64
+    v = np.random.default_rng(2).uniform(0.0, 0.3, (batch, size))
+    cx.solve(xbar, v[:1])
+    benchmark.group = f"sinh {size}x{size}"
+    res = benchmark.pedantic(cx.solve, args=(xbar, v), kwargs={"keep_nodes": False},
+                             rounds=3, iterations=1)
+    assert res.info.kcl_residual.max() <= 1e-9
+    record("sinh k=5 (batch 64) per input", size, "circuitxbar", median_seconds(benchmark) / batch)
+
+
+def test_scipy_newton(benchmark, size):
+    xbar = _xbar(size)
+    v = np.random.default_rng(2).uniform(0.0, 0.3, size)
+    benchmark.group = f"sinh {size}x{size}"
+    benchmark.pedantic(reference_solve, args=(xbar, v), rounds=1, iterations=1)
+    record("sinh k=5 (batch 64) per input", size, "SciPy Newton (splu per step)",
+           median_seconds(benchmark))
