@@ -197,8 +197,8 @@ class _Network:
             node = uniq[counts > 1][0]
             ends = [self._describe_term(t) for t in self.ideal if self.term_node[t] == node]
             raise ValueError(
-                f"ideal (0 ohm) terminals {', '.join(ends)} sit on the same node (a zero-resistance "
-                f"line, or a line one cell long): the current split between them is undefined; "
+                f"ideal (0 ohm) terminals {', '.join(ends)} sit on the same node (a "
+                f"zero-resistance line, or a line one cell long): the current split between them is undefined; "
                 f"give at least one of them a nonzero series resistance"
             )
         self.pinned = pinned_nodes  # merged node pinned by each ideal terminal (same order)
@@ -275,7 +275,8 @@ class _Network:
             if end == cb.input_end:
                 parts.append(v_in)
             else:
-                parts.append(np.broadcast_to(cb.end_voltage(end), (batch, len(cb.end_voltage(end)))))
+                fixed = cb.end_voltage(end)
+                parts.append(np.broadcast_to(fixed, (batch, len(fixed))))
         return np.concatenate(parts, axis=1).astype(np.float64)
 
     # -- currents -------------------------------------------------------------------------------

@@ -13,10 +13,16 @@ Netlist (conventions of ``circuitxbar/crossbar.py``)
   (0 ohm). SPICE reports a source's current as flowing into its ``+`` node, so ``i(V...)`` is
   exactly "current from the array into the terminal" -- the source doubles as the sense element.
   Open ends emit nothing.
-* Linear cells are resistors (zero-conductance cells are skipped); ``Sinh`` cells are B-sources
-  ``I = G*sinh(k*V)/k``. Every constant inside a B-source expression is split into a sum of two
-  numbers of 11 significant digits, because ngspice reprints expression constants with 11 digits
-  (a silent ~5e-12 relative error otherwise).
+* Cells (zero-conductance ones are skipped): ``Ohmic`` -> resistor; ``Sinh`` -> B-source
+  ``I = G*sinh(k*V)/k`` (the exact curve: the kernel's linear continuation beyond k|V| = 50 is not
+  modelled); ``OneSelectorOneResistor`` -> internal node ``m{i}_{j}``, memristor (resistor or sinh
+  B-source) from the row node to it and the selector B-source (``i0*sinh(u/v0)`` or the smoothed
+  threshold curve) from it to the column node; ``OneTransistorOneResistor`` -> memristor in series
+  with a resistor ``r_on`` (gate on) or ``1/g_leak`` (gate off; cell omitted when g_leak = 0);
+  ``SwitchedResistor`` -> resistor, in series with ``1/g_leak`` when off. ``Tabulated`` is not
+  supported. Every constant inside a B-source expression is split into a sum of two numbers of 11
+  significant digits, because ngspice reprints expression constants with 11 digits (a silent
+  ~5e-12 relative error otherwise).
 * Lines with no conducting path to any connected end (floating) are left out of the netlist,
   which SPICE would reject as singular; their voltages and currents are reported as 0.
 
@@ -112,61 +118,87 @@ def _expr_const(x):
 # --------------------------------------------------------------------------------------------
 
 
-def _cell_elements(crossbar):
-    """Per-cell element writer and a (R, C) mask of cells that are written (i.e. conduct).
+def _memristor_lines(name, a, b, g, memristor):
+    """A memristor of state g [S] between nodes a and b: Ohmic (or None) -> resistor,
+    Sinh -> B-source."""
+    kind = "Ohmic" if memristor is None else type(memristor).__name__
+    if kind == "Ohmic":
+        return [f"R{name} {a} {b} {_num(1.0 / g)}"]
+    if kind == "Sinh":
+        k = _expr_const(memristor.k)
+        return [f"B{name} {a} {b} I = {_expr_const(g)}*sinh({k}*(V({a})-V({b})))/{k}"]
+    raise NotImplementedError(f"spice.py has no SPICE element for memristor model {kind}")
 
-    Returns ``(conducts, write)`` where ``write(name, node_row, node_col, i, j)`` gives the
-    netlist line(s) of cell (i, j).
+
+def _selector_lines(name, a, b, selector):
+    """A two-terminal selector between nodes a and b as a B-source."""
+    kind = type(selector).__name__
+    u = f"(V({a})-V({b}))"
+    if kind == "ExponentialSelector":
+        return [f"B{name} {a} {b} I = {_expr_const(selector.i0)}*sinh({u}/"
+                f"{_expr_const(selector.v0)})"]
+    if kind == "ThresholdSelector":
+        w = _expr_const(selector.width)
+        v_th = _expr_const(selector.v_th)
+
+        def softplus(x):  # overflow-free log(1 + e^x)
+            return f"(max({x},0)+ln(1+exp(-abs({x}))))"
+
+        return [f"B{name} {a} {b} I = {_expr_const(selector.g_off)}*{u}+"
+                f"{_expr_const(selector.g_on)}*{w}*({softplus(f'({u}-{v_th})/{w}')}-"
+                f"{softplus(f'(-{u}-{v_th})/{w}')})"]
+    raise NotImplementedError(f"spice.py has no SPICE element for selector {kind}")
+
+
+def _cell_elements(crossbar):
+    """Per-cell element writer and a (R, C) mask of the cells that are written (that conduct).
+
+    Returns ``(conducts, write)``; ``write(name, node_row, node_col, i, j)`` gives the netlist
+    lines of cell (i, j). Series cells (1S1R, 1T1R, an off switched resistor) get an internal
+    node ``m{i}_{j}`` between the memristor (row side) and the selector / transistor (column
+    side), solved by SPICE itself -- not the model's own series solve.
     """
     device = crossbar.device
     g = np.asarray(crossbar.conductance, dtype=np.float64)
     gate = np.asarray(crossbar.gate, dtype=bool)
     kind = type(device).__name__
+    g_pos = g > 0.0
 
-    if kind == "Ohmic":
+    if kind in ("Ohmic", "Sinh"):
         def write(name, a, b, i, j):
-            return [f"R{name} {a} {b} {_num(1.0 / g[i, j])}"]
+            return _memristor_lines(name, a, b, g[i, j], device)
 
-        return g > 0.0, write
-
-    if kind == "Sinh":
-        k = float(device.k)
-        k_txt = _expr_const(k)
-
-        def write(name, a, b, i, j):
-            return [f"B{name} {a} {b} I = {_expr_const(g[i, j])}*sinh({k_txt}*(V({a})-V({b})))"
-                    f"/{k_txt}"]
-
-        return g > 0.0, write
+        return g_pos, write
 
     if kind == "OneSelectorOneResistor":
-        return _one_selector_one_resistor(crossbar)
+        def write(name, a, b, i, j):
+            m = "m" + name[1:]
+            return (_memristor_lines(name, a, m, g[i, j], device.memristor)
+                    + _selector_lines("s" + name, m, b, device.selector))
 
-    if device.is_linear:
-        # any other linear model (e.g. a switched resistor): a resistor of its I/V ratio
-        g_eff = np.broadcast_to(
-            np.asarray(device.differential_conductance(np.zeros(g.shape), g, gate), float),
-            g.shape)
+        return g_pos, write
+
+    if kind in ("OneTransistorOneResistor", "SwitchedResistor"):
+        if kind == "SwitchedResistor":
+            memristor, r_on = None, 0.0  # None: an ohmic resistor
+        else:
+            memristor, r_on = device.memristor, device.r_on
+        g_leak = device.g_leak
+        conducts = g_pos & (gate | (g_leak > 0.0))
 
         def write(name, a, b, i, j):
-            return [f"R{name} {a} {b} {_num(1.0 / g_eff[i, j])}"]
+            r_switch = r_on if gate[i, j] else 1.0 / g_leak
+            if r_switch == 0.0:
+                return _memristor_lines(name, a, b, g[i, j], memristor)
+            m = "m" + name[1:]
+            return (_memristor_lines(name, a, m, g[i, j], memristor)
+                    + [f"Rs{name} {m} {b} {_num(r_switch)}"])
 
-        return g_eff != 0.0, write
+        return conducts, write
 
     raise NotImplementedError(
-        f"spice.py has no SPICE element for device model {kind}; add one to _cell_elements"
-    )
-
-
-def _one_selector_one_resistor(crossbar):
-    """TODO: 1S1R cell = internal node, selector B-source in series with the resistive element.
-
-    Waiting for the device engineer's ``OneSelectorOneResistor`` (devices/models.py) to fix its
-    I-V; until then this raises.
-    """
-    raise NotImplementedError(
-        "ngspice netlist for OneSelectorOneResistor is not written yet (tests/spice.py TODO): "
-        "its I-V was not defined when the SPICE reference was written"
+        f"spice.py has no SPICE element for device model {kind} (Tabulated PCHIP curves are not "
+        f"written as SPICE elements); add one to _cell_elements"
     )
 
 
@@ -209,12 +241,14 @@ def build_netlist(crossbar, v_in, v_start=None):
         if row_float[i] or crossbar.r_row[i] == 0.0:
             continue
         for j in range(n_cols - 1):
-            lines.append(f"Rr{i}_{j} {row_node(i, j)} {row_node(i, j + 1)} {_num(crossbar.r_row[i])}")
+            lines.append(f"Rr{i}_{j} {row_node(i, j)} {row_node(i, j + 1)} "
+                         f"{_num(crossbar.r_row[i])}")
     for j in range(n_cols):
         if col_float[j] or crossbar.r_col[j] == 0.0:
             continue
         for i in range(n_rows - 1):
-            lines.append(f"Rc{i}_{j} {col_node(i, j)} {col_node(i + 1, j)} {_num(crossbar.r_col[j])}")
+            lines.append(f"Rc{i}_{j} {col_node(i, j)} {col_node(i + 1, j)} "
+                         f"{_num(crossbar.r_col[j])}")
     for i in range(n_rows):
         for j in range(n_cols):
             if conducts[i, j] and not row_float[i] and not col_float[j]:
@@ -260,6 +294,15 @@ def build_netlist(crossbar, v_in, v_start=None):
                     if not floating and node not in seen:
                         seen.add(node)
                         lines.append(f".nodeset V({node})={_num(value)}")
+        # internal nodes of series cells: start from the model's own split (a start only)
+        if any(ln.startswith(("Bsd", "Rsd")) for ln in lines) and hasattr(
+                crossbar.device, "memristor_voltage"):
+            w = crossbar.device.memristor_voltage(v_row0 - v_col0, crossbar.conductance)
+            w = np.broadcast_to(w, (n_rows, n_cols))
+            for i in range(n_rows):
+                for j in range(n_cols):
+                    if conducts[i, j] and not row_float[i] and not col_float[j]:
+                        lines.append(f".nodeset V(m{i}_{j})={_num(v_row0[i, j] - w[i, j])}")
     lines += [SPICE_OPTIONS, ".op", ".end", ""]
     book = dict(sources=sources, row_node=row_node, col_node=col_node,
                 row_float=row_float, col_float=col_float)
