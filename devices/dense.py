@@ -8,9 +8,11 @@ decides the level by thresholds at the midpoints between the nominal level curre
 exact whenever no fluctuation crosses a threshold; with the bounded RTN of the presets that is a
 hard margin, reported by ``exact_noise_scale``.
 
-With the paper presets (RTN = 5 % of the 2-bit level step, same absolute amplitude at every
-state) a 2-bit cell is exact up to noise_scale ~ 9.7 and a 1-bit cell up to ~ 29 (the level step
-is three times larger): the paper's 5x (2-bit) and 18x (1-bit) stress tests lie inside.
+With the ``taox_dpe`` preset (RTN = 5 % of the 2-bit level step, same absolute amplitude at
+every state) a 2-bit cell is exact below noise_scale 10 (margin: half a step) and a 1-bit cell
+below 30 (its step is three times larger); 4-bit cells only below 2. The paper's 5x (2-bit) and
+18x (1-bit) stress tests lie inside. Had the 5 % been taken of the full window instead, 2-bit
+cells would fail at 5x (margin 1/6 of the window < 25 %): the paper's claims pin the reading.
 """
 
 from __future__ import annotations

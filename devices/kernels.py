@@ -321,8 +321,9 @@ def _broadcast(v, g, gate):
     v, g, gate = np.broadcast_arrays(
         np.asarray(v, np.float64), np.asarray(g, np.float64), np.asarray(gate, np.float64)
     )
-    return (v.shape, np.ascontiguousarray(v).ravel(), np.ascontiguousarray(g).ravel(),
-            np.ascontiguousarray(gate).ravel())
+    # np.array copies: broadcast views are read-only aliases that Numba should not receive
+    return (v.shape, np.array(v, order="C").ravel(), np.array(g, order="C").ravel(),
+            np.array(gate, order="C").ravel())
 
 
 def eval_many(model, v, g, gate=True):

@@ -55,7 +55,7 @@ class Sinh(DeviceModel):
 
     def __post_init__(self):
         k = val.positive("Sinh", "k", self.k, "1/V",
-                         fix="k is the sinh nonlinearity coefficient; use Ohmic() for a linear cell")
+                         fix="k is the sinh nonlinearity; use Ohmic() for a linear cell")
         object.__setattr__(self, "k", k)
         if self.v_max is not None:
             v_max = val.positive("Sinh", "v_max", self.v_max, "V")
@@ -469,8 +469,8 @@ class Tabulated(DeviceModel):
         path = os.fspath(path)
         try:
             with open(path, newline="") as fh:
-                rows = [r for r in csv.reader(line for line in fh
-                                              if line.strip() and not line.lstrip().startswith("#"))]
+                lines = [ln for ln in fh if ln.strip() and not ln.lstrip().startswith("#")]
+            rows = list(csv.reader(lines))
         except OSError as exc:
             raise ValidationError(f"cannot read I-V table {path!r}: {exc}") from None
         if not rows:
