@@ -18,7 +18,8 @@ import numpy as np
 
 from circuitxbar import _kernels as K
 from circuitxbar._config import JIT
-from circuitxbar.devices.kernels import cell_current
+from circuitxbar.devices.kernels import SINH, cell_current
+from circuitxbar.devices.kernels import _sinh_cosh as sinh_cosh
 
 INF = math.inf
 
@@ -66,6 +67,18 @@ def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gd
     n_rows, n_cols = vr.shape
     s = 0.0
     finite = True
+    if code == SINH:
+        # the common nonlinear model, inlined: the generic dispatch costs more than the sinh
+        k = params[0]
+        for i in range(n_rows):
+            for j in range(n_cols):
+                delta = dr[i, j] - dc[i, j]
+                sh, ch = sinh_cosh(k * (vr[i, j] - vc[i, j] + t * delta))
+                cur = gstate[i, j] * sh / k
+                idev[i, j] = cur
+                gdev[i, j] = gstate[i, j] * ch
+                s += cur * delta
+        return s, math.isfinite(s)
     for i in range(n_rows):
         for j in range(n_cols):
             delta = dr[i, j] - dc[i, j]
