@@ -93,25 +93,28 @@ def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gd
 
 
 @numba.njit(**JIT)
+def _alloc_newton(n_rows, n_cols):
+    """Scratch of one Newton solve, allocated once per thread chunk (fresh pages per input
+    would cost page faults comparable to the solve)."""
+    factors = K._alloc_factors(n_rows, n_cols)
+    return (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), factors[0], factors[1],
+            factors[2], K._alloc_workspace(n_rows, n_cols), np.empty((n_rows, n_cols)),
+            np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
+            np.empty((n_rows, n_cols)))
+
+
+@numba.njit(**JIT)
 def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 g_left, g_right, g_top, g_bottom, v_left, v_right, v_top, v_bottom,
-                rtol, newton_tol, max_iter, max_newton, vr, vc, idev):
-    """Solve one input. vr, vc, idev (R, C) receive the solution.
+                rtol, newton_tol, max_iter, max_newton, vr, vc, idev, scratch):
+    """Solve one input. vr, vc, idev (R, C) receive the solution; scratch from _alloc_newton.
 
     Returns (cg iterations, newton steps, last CG residual, status): status 0 converged,
     1 device current not finite, 2 no convergence within max_newton, 3 not a descent direction.
     """
     n_rows, n_cols = gstate.shape
-    gd = np.empty((n_rows, n_cols))
-    inj = np.empty((n_rows, n_cols))
-    row_c, col_c, scratch = K._alloc_factors(n_rows, n_cols)
-    work = K._alloc_workspace(n_rows, n_cols)
+    gd, inj, row_c, col_c, fscratch, work, fx, vr_new, vc_new, dr, dc = scratch
     x = work[4]
-    fx = np.empty((n_rows, n_cols))
-    vr_new = np.empty((n_rows, n_cols))
-    vc_new = np.empty((n_rows, n_cols))
-    dr = np.empty((n_rows, n_cols))
-    dc = np.empty((n_rows, n_cols))
     v_scale = 0.0
     for arr in (v_left, v_right, v_top, v_bottom):
         for k in range(arr.size):
@@ -133,7 +136,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         for i in range(n_rows):
             for j in range(n_cols):
                 inj[i, j] = idev[i, j] - gd[i, j] * (vr[i, j] - vc[i, j])
-        K._factor_all(gd, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c, scratch)
+        K._factor_all(gd, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c, fscratch)
         x[:, :] = vr
         it, rel = K._pcg(gd, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top,
                          v_bottom, inj, x, step > 0, rtol, 1e-4, max_iter, work)
@@ -233,17 +236,19 @@ def _solve_nonlinear_chunk(
     keep = vr_out.shape[0] == v_in.shape[0]
     w_row = K._wire_conductance(r_row)
     w_col = K._wire_conductance(r_col)
+    scratch = _alloc_newton(n_rows, n_cols)
+    vr = np.empty((n_rows, n_cols))
+    vc = np.empty((n_rows, n_cols))
+    idev = np.empty((n_rows, n_cols))
+    gd = np.empty((n_rows, n_cols))
+    zero = np.zeros((n_rows, n_cols))
     for b in range(b_start, b_stop):
         vl, vrt, vt, vb = K._end_voltages(b_left, b_right, b_top, b_bottom, v_in[b], input_code)
-        vr = np.empty((n_rows, n_cols))
-        vc = np.empty((n_rows, n_cols))
-        idev = np.empty((n_rows, n_cols))
         it, nsteps, rel, st = _newton_one(
             code, params, table, gstate, gate, r_row, r_col, w_row, w_col, g_left, g_right,
-            g_top, g_bottom, vl, vrt, vt, vb, rtol, newton_tol, max_iter, max_newton, vr, vc, idev)
+            g_top, g_bottom, vl, vrt, vt, vb, rtol, newton_tol, max_iter, max_newton, vr, vc, idev,
+            scratch)
         # device currents at the returned voltages (not at the last trial point)
-        gd = np.empty((n_rows, n_cols))
-        zero = np.zeros((n_rows, n_cols))
         _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, zero, zero, 0.0,
                                    idev, gd)
         if not finite and st == 0:
