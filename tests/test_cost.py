@@ -327,6 +327,8 @@ def test_params_validate_and_round_trip():
         CostParams(cycle_time_s=float("nan"))
     with pytest.raises(ValidationError, match="d_c"):
         proposed_cost(BERT_BASE, 256, 0.0)
+    with pytest.warns(UserWarning, match="S = 1..7"):
+        CostParams(base_s=8)
 
 
 # -- outputs ------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import types
+import warnings
 
 import numpy as np
 
@@ -177,6 +178,12 @@ class CostParams:
             raise ValidationError(
                 f"base_s = {self.base_s} needs {self.base_s} rows per input but the computation "
                 f"crossbar has only compute_rows = {self.compute_rows}; lower base_s"
+            )
+        if self.base_s > 7:
+            warnings.warn(
+                f"base_s = {self.base_s}: INT8 needs a single digit from S = 7 on, so a larger S "
+                f"only adds rows per input; the paper searches S = 1..7",
+                stacklevel=3,
             )
         if self.compute_cols % 2:
             raise ValidationError(
@@ -421,33 +428,33 @@ def proposed_cost(config, seq_len, d_c, params=DEFAULT_PARAMS, library=DEFAULT_L
     n_cx = n_pairs / pairs
     compute_t, op_t = _op_times(plan, d_c, params)
     latency = config.layers * float(op_t.sum())
-    L = config.layers
+    layers = config.layers
 
     # -- energy: events per inference ------------------------------------------------------
-    pair_cycles = L * float(plan.work.sum()) * cycles
+    pair_cycles = layers * float(plan.work.sum()) * cycles
     conversions = 2 * pair_cycles  # both columns of a pair go through the shared ADC
-    dac_conversions = L * float(plan.operands.sum()) * s  # each operand drives its S rows once
+    dac_conversions = layers * float(plan.operands.sum()) * s  # each operand drives its S rows once
     switch_bit_cycles = pair_cycles * n_in * (1 + s)
     weight_reg_bit_cycles = pair_cycles * params.compute_rows * params.compute_dac_bits / pairs
     unit_cycles = pair_cycles * n_in * mean_abs_digit(s)
     # sessions sharing one input stream run side by side when there are more pairs than tokens
     parallel_outputs = n_pairs / plan.seg
     sessions = np.clip(parallel_outputs / plan.rows, 1.0, plan.cols)
-    x_reads = L * float((plan.inputs * plan.cols / sessions).sum())
-    cache_bytes = (x_reads + L * float((np.where(plan.is_nw, plan.operands, 0.0)
+    x_reads = layers * float((plan.inputs * plan.cols / sessions).sum())
+    cache_bytes = (x_reads + layers * float((np.where(plan.is_nw, plan.operands, 0.0)
                                         + plan.outputs).sum())) * params.activation_bytes
     compute_energy = {
         "DAC": dac_conversions * lib["dac"].energy_at(params.compute_dac_bits),
         "ADC": conversions * lib["adc"].energy_at(params.compute_adc_bits),
         "Peripheral": conversions * (lib["sample_hold"].energy_j + lib["shift_add"].energy_j)
-        + L * float(plan.outputs.sum()) * lib["f_unit"].energy_j
+        + layers * float(plan.outputs.sum()) * lib["f_unit"].energy_j
         + x_reads * lib["encoder"].energy_j,
         "Register": (switch_bit_cycles + weight_reg_bit_cycles) * lib["register_bit"].energy_j,
         "Memristor": unit_cycles * params.compute_unit_conductance_factor
         * lib["fixed_resistor_cell"].energy_j,
         "Cache": 0.0,
     }
-    column_reads = L * float(plan.column_reads.sum())
+    column_reads = layers * float(plan.column_reads.sum())
     g_dense = conductance_factor(params.dense_bits_per_cell, 1, params)
     dense_energy = {
         "DAC": column_reads * lib["dac"].energy_at(1),

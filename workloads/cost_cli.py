@@ -295,10 +295,10 @@ def format_study(study):
         lines.append(f"note: the paper's figures are for {PAPER_SEQ_LEN} tokens; deviations at "
                      f"{study.seq_len} tokens compare different workloads")
     lines.append("")
-    lines.append(f"{'figure':<52}{'ours':>11}{'paper':>11}  {'unit':<7}{'dev':>7}")
+    lines.append(f"{'figure':<60}{'ours':>11}{'paper':>11}  {'unit':<7}{'dev':>7}")
     for f in study.figures:
         mark = " *" if f.flagged else ""
-        lines.append(f"{f.description[:51]:<52}{f.ours:>11.4g}{f.paper:>11.4g}  {f.unit:<7}"
+        lines.append(f"{f.description[:59]:<60}{f.ours:>11.4g}{f.paper:>11.4g}  {f.unit:<7}"
                      f"{f.deviation:>+7.0%}{mark}")
     lines += ["", f"* differs from the paper by more than {DEVIATION_TOLERANCE:.0%}; why:"]
     for f in study.deviations:
