@@ -138,6 +138,25 @@ def _factor_lines(g, r, g_start, g_end, bg, binj, p, a_start, a_end, b_end):
 
 
 @numba.njit(**JIT)
+def _copy(src, dst):
+    """dst[...] = src for 2-D arrays of one shape. Explicit loops: Numba's slice assignment
+    compiles a shape-mismatch message formatter that alone costs seconds of first-call time."""
+    n, m = src.shape
+    for i in range(n):
+        for j in range(m):
+            dst[i, j] = src[i, j]
+
+
+@numba.njit(**JIT)
+def _fill(dst, value):
+    """dst[...] = value for a 2-D array (see _copy for why not slice assignment)."""
+    n, m = dst.shape
+    for i in range(n):
+        for j in range(m):
+            dst[i, j] = value
+
+
+@numba.njit(**JIT)
 def _transpose(src, dst):
     """dst = src.T in 8x8 tiles: small tiles avoid cache-set conflicts at power-of-two strides."""
     n, m = src.shape
@@ -411,10 +430,10 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
     zc = np.zeros(n_cols)
     dummy = np.empty((0, 0))
     if not warm:
-        x[:, :] = 0.0
+        _fill(x, 0.0)
         _apply_f(row_c, col_c, x, inj, v_left, v_right, v_top, v_bottom, z, dummy, g, w_row,
                  g_left, g_right, work)
-        x[:, :] = z
+        _copy(z, x)
     _apply_f(row_c, col_c, x, inj, v_left, v_right, v_top, v_bottom, z, dummy, g, w_row,
              g_left, g_right, work)
     for i in range(n_rows):
@@ -428,7 +447,7 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
     stop = max(rtol, eta * rel)
     if rel <= stop:
         return 0, rel
-    pdir[:, :] = z
+    _copy(z, pdir)
     beta = 0.0
     it = 0
     while it < max_iter:
@@ -686,6 +705,6 @@ def _solve_linear_chunk(
         iters[b] = it
         resid[b] = rel
         if keep:
-            vr_out[b] = x
-            vc_out[b] = vc
-            idev_out[b] = idev
+            _copy(x, vr_out[b])
+            _copy(vc, vc_out[b])
+            _copy(idev, idev_out[b])

@@ -121,10 +121,10 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
             v_scale = max(v_scale, abs(arr[k]))
     if v_scale == 0.0:
         v_scale = 1.0
-    vr[:, :] = 0.0
-    vc[:, :] = 0.0
-    dr[:, :] = 0.0
-    dc[:, :] = 0.0
+    K._fill(vr, 0.0)
+    K._fill(vc, 0.0)
+    K._fill(dr, 0.0)
+    K._fill(dc, 0.0)
     _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, 0.0, idev, gd)
     if not finite:
         return 0, 0, 0.0, 1
@@ -137,11 +137,11 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
             for j in range(n_cols):
                 inj[i, j] = idev[i, j] - gd[i, j] * (vr[i, j] - vc[i, j])
         K._factor_all(gd, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c, fscratch)
-        x[:, :] = vr
+        K._copy(vr, x)
         it, rel = K._pcg(gd, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top,
                          v_bottom, inj, x, step > 0, rtol, 1e-4, max_iter, work)
         total_it += it
-        vr_new[:, :] = x
+        K._copy(x, vr_new)
         K._apply_f(row_c, col_c, x, inj, v_left, v_right, v_top, v_bottom, fx, vc_new, gd,
                    w_row, g_left, g_right, work)
         step_max = 0.0
@@ -152,8 +152,8 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 step_max = max(step_max, abs(dr[i, j]), abs(dc[i, j]))
         if step == 0:
             # the small-signal (linear) solution is only the starting point
-            vr[:, :] = vr_new
-            vc[:, :] = vc_new
+            K._copy(vr_new, vr)
+            K._copy(vc_new, vc)
             _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, 0.0,
                                        idev, gd)
             if not finite:
@@ -261,9 +261,9 @@ def _solve_nonlinear_chunk(
         resid[b] = rel
         status[b] = st
         if keep:
-            vr_out[b] = vr
-            vc_out[b] = vc
-            idev_out[b] = idev
+            K._copy(vr, vr_out[b])
+            K._copy(vc, vc_out[b])
+            K._copy(idev, idev_out[b])
 
 
 STATUS_TEXT = {

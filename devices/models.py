@@ -21,12 +21,29 @@ from circuitxbar.devices.base import DeviceModel, Serializable
 from circuitxbar.errors import ValidationError
 
 
+def _series_np(a, b):
+    """Conductance of a and b in series [S], NumPy, exact for b = inf (a alone) and a + b = 0.
+
+    Linear models compute their effective conductance with this rather than through the
+    compiled kernel, so a purely linear study never compiles the nonlinear device code.
+    """
+    a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(np.isinf(b), a, a * b / (a + b))
+    return np.where((a + b) > 0, out, 0.0)
+
+
 @dataclasses.dataclass(frozen=True)
 class Ohmic(DeviceModel):
     """Linear cell, ``I = G V``; valid at every voltage."""
 
     code = kernels.OHMIC
     is_linear = True
+
+    def effective_conductance(self, g, gate=True):
+        """I / V of each cell [S]: the state itself."""
+        g, _ = np.broadcast_arrays(np.asarray(g, np.float64), np.asarray(gate))
+        return g.copy()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,6 +286,14 @@ class OneTransistorOneResistor(DeviceModel):
     def is_linear(self):
         return isinstance(self.memristor, Ohmic)
 
+    def effective_conductance(self, g, gate=True):
+        """I / V [S] with an ohmic memristor: g in series with 1/r_on (on) or g_leak (off)."""
+        if not self.is_linear:
+            return super().effective_conductance(g, gate)
+        g_on = np.inf if self.r_on == 0 else 1.0 / self.r_on
+        on = np.asarray(gate, dtype=bool)
+        return np.where(on, _series_np(g, g_on), _series_np(g, self.g_leak))
+
     def packed(self):
         k_m = _memristor_k("OneTransistorOneResistor", self.memristor)
         g_t = math.inf if self.r_on == 0.0 else 1.0 / self.r_on
@@ -304,6 +329,11 @@ class SwitchedResistor(DeviceModel):
 
     def packed(self):
         return self.code, np.array([self.g_leak]), np.zeros((1, 1))
+
+    def effective_conductance(self, g, gate=True):
+        """I / V [S]: g when on, g in series with g_leak when off."""
+        on = np.asarray(gate, dtype=bool)
+        return np.where(on, np.asarray(g, np.float64), _series_np(g, self.g_leak))
 
 
 # ---------------------------------------------------------------------------------------------

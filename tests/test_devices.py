@@ -576,3 +576,21 @@ def test_plot_without_matplotlib_says_how_to_install(tmp_path, monkeypatch):
     fam = iv_family(dev.preset("taox_dpe"), points=5)
     with pytest.raises(ValidationError, match=r"pip install circuitxbar\[plot\]"):
         plot_iv_family(fam, tmp_path / "x.png")
+
+
+@pytest.mark.parametrize("model", [
+    dev.Ohmic(), dev.SwitchedResistor(), dev.SwitchedResistor(g_leak=1e-7),
+    dev.OneTransistorOneResistor(r_on=1e3, g_leak=1e-8),
+    dev.OneTransistorOneResistor(r_on=0.0),
+])
+def test_numpy_effective_conductance_equals_the_kernel(model):
+    # linear models answer effective_conductance in NumPy (no kernel compile for linear
+    # studies); it must equal the compiled kernel's dI/dV exactly
+    from circuitxbar.devices.base import DeviceModel
+
+    rng = np.random.default_rng(31)
+    g = rng.uniform(0.0, 1e-4, 200)
+    g[:3] = 0.0
+    gate = rng.random(200) < 0.5
+    np.testing.assert_array_equal(model.effective_conductance(g, gate),
+                                  DeviceModel.effective_conductance(model, g, gate))
