@@ -1,0 +1,77 @@
+"""Regenerate the results table in bench/README.md from one benchmark run.
+
+    python bench/report.py            # every size (minutes)
+    python bench/report.py --quick    # the quick sizes only
+
+Runs ``pytest bench`` (pytest-benchmark), collects the per-case medians that the benchmarks
+record, and rewrites the block between the RESULTS markers of bench/README.md with the ratios
+against the references measured in the same run, the machine, and the date.
+"""
+
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BEGIN, END = "<!-- RESULTS BEGIN -->", "<!-- RESULTS END -->"
+
+
+def fmt(seconds):
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.0f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def table(rows):
+    lines = ["| case | size | circuitxbar | reference | ratio | reference measured |",
+             "|---|---|---|---|---|---|"]
+    for row in rows:
+        ours = row["seconds"].get("circuitxbar")
+        for name, ref in row["seconds"].items():
+            if name == "circuitxbar" or ours is None:
+                continue
+            lines.append(f"| {row['case']} | {row['size']}x{row['size']} | {fmt(ours)} / "
+                         f"{row['unit']} | {fmt(ref)} | {ref / ours:.1f}x | {name} |")
+    return "\n".join(lines)
+
+
+def main(argv):
+    quick = "--quick" in argv
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "results.json")
+        env = dict(os.environ, CIRCUITXBAR_BENCH_RESULTS=out)
+        cmd = [sys.executable, "-m", "pytest", HERE, "-q", "-p", "no:cacheprovider"]
+        if not quick:
+            cmd.append("--full")
+        subprocess.run(cmd, check=True, env=env)
+        with open(out) as fh:
+            rows = json.load(fh)
+    block = (f"{BEGIN}\nMeasured {datetime.date.today().isoformat()} on {machine()}; "
+             f"{'quick' if quick else 'full'} run of `python bench/report.py`.\n\n"
+             f"{table(rows)}\n{END}")
+    path = os.path.join(HERE, "README.md")
+    text = open(path).read()
+    start, stop = text.index(BEGIN), text.index(END) + len(END)
+    with open(path, "w") as fh:
+        fh.write(text[:start] + block + text[stop:])
+    print(block)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
