@@ -301,9 +301,16 @@ def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, ma
     )
     if status.any():
         b = int(np.flatnonzero(status)[0])
+        hint = ""
+        v_range = getattr(xbar.device, "v_range", None)
+        if status[b] == 1 and v_range is not None:
+            # cell voltages never exceed the spread of the source voltages (maximum principle)
+            srcs = np.concatenate([v[b]] + [np.asarray(x) for x in bias])
+            hint = (f"; the model is valid for cell voltages in [{v_range[0]:g}, {v_range[1]:g}] "
+                    f"V and this input's sources span {np.ptp(srcs):g} V")
         raise ConvergenceError(
             f"input {b}: nonlinear solve with {type(xbar.device).__name__} failed after "
-            f"{int(o['newton'][b])} Newton steps: {STATUS_TEXT[int(status[b])]}",
+            f"{int(o['newton'][b])} Newton steps: {STATUS_TEXT[int(status[b])]}{hint}",
             residual=float(o["kcl"][b]), iterations=int(o["newton"][b]), tolerance=newton_tol,
         )
     o["failed"] = np.zeros(v.shape[0], bool)

@@ -100,3 +100,10 @@ def test_one_selector_one_resistor_matches_ngspice():
     v = rng.uniform(0.2, 1.0, 8)
     fast = cx.solve(xbar, v)
     assert rel_err(fast.i_out, spice_solve(xbar, v, v_start=(fast.v_row, fast.v_col)).i_out) <= 1e-6
+
+
+def test_tabulated_device_outside_its_range_names_the_range():
+    model = devices.Tabulated.from_csv(devices.example_csv_path())
+    xbar = cx.Crossbar(np.full((4, 4), 2e-5), 1.0, 1.0, device=model)
+    with pytest.raises(ConvergenceError, match=r"valid for cell voltages in \[-0.5, 0.5\]"):
+        cx.solve(xbar, np.full(4, 5.0))
