@@ -7,15 +7,52 @@ components at 32 nm, so the defaults below come from ISAAC's Table I (Shafiee et
 per IMA of 8 crossbars of 128 x 128, 100 ns crossbar read, 1.28 GS/s ADC), divided down to one
 instance. Energies quoted "per cycle" are ISAAC's power times its 100 ns cycle.
 
-Scaling laws (the only ones in the model; tested against these closed forms)::
+Resolution laws (the only ones in the model; tested against these closed forms).
 
-    E(N) = E(N_ref) * g_E**(N - N_ref)        A(N) = A(N_ref) * g_A**(N - N_ref)
+ADC, geometric from an 8-bit reference (``g = energy_growth_per_bit = area_growth_per_bit = 2``;
+SAR ADC power roughly doubles per bit near 8 bits, Kull et al. as used by ISAAC)::
 
-for the ADC and the DAC, with ``g_E = energy_growth_per_bit = 2`` and
-``g_A = area_growth_per_bit = 2``: SAR ADC power roughly doubles per bit of resolution near 8
-bits (Kull et al. as used by ISAAC), and a binary-weighted capacitive DAC (Saberi et al.,
-TCAS-I 2011) has ``2**N`` unit capacitors, so its switched charge and its area both double per
-bit. The ADC reference is 8 bits, the DAC reference 1 bit.
+    E(N) = E(N_ref) * g**(N - N_ref)        A(N) = A(N_ref) * g**(N - N_ref)
+
+DAC (:class:`CapacitiveDAC`), from ISAAC's 1-bit DAC, by one of two laws per quantity
+(``energy_law``, ``area_law``):
+
+* ``"two_term"`` (default). A row DAC is a row driver plus a binary-weighted capacitor array
+  (Saberi et al., TCAS-I 2011: an N-bit conventional array holds ``2**N - 1`` switched unit
+  capacitors). Only the array grows with resolution::
+
+      E(N) = E_drive + (2**N - 1) * C_unit * V_ref**2,   E_drive = E(1) - C_unit * V_ref**2
+      A(N) = A(1) + (2**N - 2) * C_unit / rho_C
+
+  ISAAC's 1-bit figure (0.39 pJ per 100-ns row drive) is almost all row-line charging and driver
+  overhead, independent of resolution; ``E_drive`` is calibrated so that ``E(1)`` is ISAAC's.
+  The array term charges every unit capacitor through ``V_ref`` once per conversion: the upper
+  end of setting one code (the code average of a floating-top-plate array is
+  ``(4**N - 1) / (6 * 2**N)`` units, a sixth of it) and 0.75x the average of a full N-step SAR
+  search with conventional switching, ``sum_i 2**(N+1-2i) (2**i - 1)`` units (339 at 8 bits).
+  ISAAC's 1-bit DAC (0.166 um^2) is smaller than one unit capacitor (0.5 um^2 by default): it
+  is a bare driver, so the area law keeps it whole as the driver and adds the ``2**N - 2``
+  units an N-bit array has beyond a 1-bit one (one unit, 0.4 % of an 8-bit array, short).
+  A multi-level row also needs a linear driver whose bias current neither term holds, so
+  whatever the margin in the array term, the law may undercount a real 8-bit row DAC.
+* ``"doubling"``: ``X(N) = X(1) * g**(N - 1)`` with ``g = energy_growth_per_bit`` /
+  ``area_growth_per_bit`` (2): the whole of ISAAC's 1-bit DAC scaled as if it were all
+  capacitor array. Kept to compare; it makes one 8-bit conversion 50 pJ, 128x the 1-bit
+  drive, which no part of the circuit explains.
+
+DAC constants (fields of ``dac``, overridable like any other):
+
+* ``unit_capacitance_f`` C_unit = 1 fF: mid of the 0.5-2 fF range that 8-bit matching needs at
+  32 nm. A binary-weighted array's mid-scale DNL has ``sigma = sqrt(2**N - 1) * sigma_u`` LSB,
+  so 3-sigma DNL < 0.5 LSB needs ``sigma_u <= 1.04 %``; at a metal-fringe (MOM) matching of
+  about 1 % * sqrt(fF) (order of published 28-45 nm data; an assumption, not a measurement)
+  that is about 1 fF. kT/C noise of the 255 fF array (0.13 mV) is far below an LSB.
+* ``reference_voltage_v`` V_ref = 1.0 V: the array switches between ground and the 32 nm core
+  supply (about 1 V); a DAC whose full scale is the smaller crossbar read
+  voltage would spend less, so this is the upper end.
+* ``capacitor_density_f_per_m2`` rho_C = 2 fF/um^2 (2e-3 F/m^2): interdigitated MOM fingers at
+  minimum pitch in the 32 nm BEOL, ``eps_r eps_0 t / (s p)`` ~ 0.4-0.6 fF/um^2 per thin metal
+  layer (eps_r ~ 2.7, t ~ 100 nm, s ~ 56 nm, p ~ 112 nm) over about four layers.
 
 Overrides: :func:`load_components` reads a JSON or TOML file whose top-level tables are named
 after components (``[adc]`` ``area_mm2 = 0.0015``); a ``params`` table is left to the caller.
@@ -125,6 +162,111 @@ class Component:
         return dataclasses.asdict(self)
 
 
+#: resolution laws a :class:`CapacitiveDAC` accepts for its energy and its area
+DAC_LAWS = ("two_term", "doubling")
+
+
+@dataclasses.dataclass(frozen=True)
+class CapacitiveDAC(Component):
+    """A row DAC: a fixed row driver plus a binary-weighted capacitor array.
+
+    ``area_mm2`` and ``energy_j`` are the DAC at ``reference_bits`` (ISAAC's 1-bit DAC); other
+    resolutions follow ``energy_law`` / ``area_law`` (see the module docstring for both laws
+    and where every constant comes from).
+
+    Parameters (beyond :class:`Component`'s)
+    ----------------------------------------
+    unit_capacitance_f : float
+        C_unit, one unit capacitor of the array [F].
+    reference_voltage_v : float
+        V_ref, the voltage the array switches through [V].
+    capacitor_density_f_per_m2 : float
+        rho_C, capacitance per unit of layout area [F/m^2].
+    energy_law, area_law : str
+        ``"two_term"`` (driver + array) or ``"doubling"`` (the whole DAC times
+        ``energy_growth_per_bit`` / ``area_growth_per_bit`` per bit).
+    """
+
+    unit_capacitance_f: float = 1e-15
+    reference_voltage_v: float = 1.0
+    capacitor_density_f_per_m2: float = 2e-3
+    energy_law: str = "two_term"
+    area_law: str = "two_term"
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.reference_bits is None:
+            raise ValidationError(
+                f"component {self.name!r}: a CapacitiveDAC needs reference_bits (the "
+                f"resolution its area_mm2 and energy_j are given at), e.g. 1"
+            )
+        for field, unit in (("unit_capacitance_f", "F"), ("reference_voltage_v", "V"),
+                            ("capacitor_density_f_per_m2", "F/m^2")):
+            value = getattr(self, field)
+            if (isinstance(value, bool) or not isinstance(value, (int, float))
+                    or not math.isfinite(value) or value <= 0):
+                raise ValidationError(
+                    f"component {self.name!r}: {field} = {value!r} must be a finite number "
+                    f"> 0 [{unit}]"
+                )
+            object.__setattr__(self, field, float(value))
+        for field in ("energy_law", "area_law"):
+            law = getattr(self, field)
+            if law not in DAC_LAWS:
+                raise ValidationError(
+                    f"component {self.name!r}: {field} = {law!r} is not a DAC law; valid laws "
+                    f"are {', '.join(DAC_LAWS)}"
+                )
+        if self.energy_law == "two_term" and self.drive_energy_j < 0:
+            raise ValidationError(
+                f"component {self.name!r}: the capacitor array alone, "
+                f"{2 ** self.reference_bits - 1} x C_unit x V_ref^2 = "
+                f"{self._array_energy_j(self.reference_bits):.4g} J, exceeds the whole DAC's "
+                f"energy_j = {self.energy_j:.4g} J at {self.reference_bits} bit(s), leaving a "
+                f"negative drive energy; lower unit_capacitance_f or reference_voltage_v, or "
+                f"use energy_law = 'doubling'"
+            )
+
+    @property
+    def unit_switch_energy_j(self):
+        """C_unit * V_ref^2: one unit capacitor charged through V_ref [J]."""
+        return self.unit_capacitance_f * self.reference_voltage_v**2
+
+    @property
+    def unit_area_mm2(self):
+        """C_unit / rho_C: layout area of one unit capacitor [mm^2]."""
+        return self.unit_capacitance_f / self.capacitor_density_f_per_m2 * 1e6
+
+    @property
+    def drive_energy_j(self):
+        """E_drive: the resolution-independent row-drive energy of one conversion [J]."""
+        return self.energy_j - self._array_energy_j(self.reference_bits)
+
+    def _array_energy_j(self, bits):
+        return (2**bits - 1) * self.unit_switch_energy_j
+
+    def energy_at(self, bits):
+        """Energy of one conversion at ``bits`` of resolution [J], by ``energy_law``."""
+        if self.energy_law == "doubling":
+            return super().energy_at(bits)
+        self._bits_above_reference(bits)
+        return self.drive_energy_j + self._array_energy_j(bits)
+
+    def area_at(self, bits):
+        """Area of one DAC at ``bits`` of resolution [mm^2], by ``area_law``."""
+        if self.area_law == "doubling":
+            return super().area_at(bits)
+        self._bits_above_reference(bits)
+        area = self.area_mm2 + (2**bits - 2**self.reference_bits) * self.unit_area_mm2
+        if area < 0:
+            raise ValidationError(
+                f"component {self.name!r}: {bits} bit(s) is below reference_bits = "
+                f"{self.reference_bits} by more unit capacitors than the reference DAC's area "
+                f"holds; give the reference at the lowest resolution used"
+            )
+        return area
+
+
 _ISAAC = "ISAAC Table I (Shafiee et al., ISCA 2016), 32 nm"
 
 _DEFAULTS = (
@@ -136,11 +278,13 @@ _DEFAULTS = (
         "power doubling per bit (ISAAC's rule); energy per conversion independent of rate",
         reference_bits=8,
     ),
-    Component(
+    CapacitiveDAC(
         "dac", 0.00017 / 1024, 4e-3 / 1024 * _ISAAC_CYCLE_S,
         "one row DAC", "one conversion (one 100-ns row drive)",
-        _ISAAC + ": 1-bit DAC x 8 x 128, 4 mW, 0.00017 mm^2; capacitive-DAC law of Saberi et al., "
-        "TCAS-I 2011 (2**N unit capacitors) for other resolutions",
+        _ISAAC + ": 1-bit DAC x 8 x 128, 4 mW, 0.00017 mm^2 (a bare row driver); other "
+        "resolutions add a binary-weighted capacitor array (Saberi et al., TCAS-I 2011): "
+        "2**N - 1 units of C_unit = 1 fF (8-bit matching) switched through V_ref = 1 V, laid "
+        "out at 2 fF/um^2 (MOM fingers, 32 nm BEOL)",
         reference_bits=1,
     ),
     Component(
@@ -205,8 +349,12 @@ _DEFAULTS = (
 )
 
 COMPONENT_NAMES = tuple(c.name for c in _DEFAULTS)
-_FIELDS = tuple(f.name for f in dataclasses.fields(Component))
-_OVERRIDABLE = tuple(f for f in _FIELDS if f != "name")
+#: the class each library entry must be (``Component`` unless named here)
+_CLASSES = {"dac": CapacitiveDAC}
+
+
+def _overridable(component):
+    return tuple(f.name for f in dataclasses.fields(component) if f.name != "name")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -226,8 +374,11 @@ class ComponentLibrary:
                 f"missing {missing or 'none'}, unknown {extra or 'none'}"
             )
         for key, comp in items.items():
-            if not isinstance(comp, Component) or comp.name != key:
-                raise ValidationError(f"library entry {key!r} must be a Component named {key!r}")
+            kind = _CLASSES.get(key, Component)
+            if not isinstance(comp, kind) or comp.name != key:
+                raise ValidationError(
+                    f"library entry {key!r} must be a {kind.__name__} named {key!r}"
+                )
         object.__setattr__(self, "components", types.MappingProxyType(items))
 
     def __getitem__(self, name):
@@ -255,16 +406,17 @@ class ComponentLibrary:
         items = dict(self.components)
         for name, fields in overrides.items():
             base = self[name]
+            valid = _overridable(base)
             if not isinstance(fields, dict):
                 raise ValidationError(
                     f"override of component {name!r} must be a table of fields "
-                    f"({', '.join(_OVERRIDABLE)}); got {fields!r}"
+                    f"({', '.join(valid)}); got {fields!r}"
                 )
-            bad = [k for k in fields if k not in _OVERRIDABLE]
+            bad = [k for k in fields if k not in valid]
             if bad:
                 raise ValidationError(
                     f"component {name!r} has no field {bad[0]!r}; valid fields are "
-                    f"{', '.join(_OVERRIDABLE)}"
+                    f"{', '.join(valid)}"
                 )
             items[name] = dataclasses.replace(base, **fields)
         return ComponentLibrary(items)
@@ -281,7 +433,7 @@ class ComponentLibrary:
                 raise ValidationError(
                     f"unknown component {name!r}; valid names are {', '.join(COMPONENT_NAMES)}"
                 )
-            items[name] = Component(**fields)
+            items[name] = _CLASSES.get(name, Component)(**fields)
         return cls(items)
 
 
@@ -328,10 +480,10 @@ def adc_area_mm2(bits, library=DEFAULT_LIBRARY):
 
 
 def dac_energy_j(bits, library=DEFAULT_LIBRARY):
-    """Energy of one DAC conversion at ``bits`` of resolution [J]."""
+    """Energy of one DAC conversion at ``bits`` of resolution [J], by the DAC's energy_law."""
     return library["dac"].energy_at(bits)
 
 
 def dac_area_mm2(bits, library=DEFAULT_LIBRARY):
-    """Area of one DAC at ``bits`` of resolution [mm^2]."""
+    """Area of one DAC at ``bits`` of resolution [mm^2], by the DAC's area_law."""
     return library["dac"].area_at(bits)

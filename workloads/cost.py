@@ -32,6 +32,10 @@ Model, in one place (every number behind it is a :class:`CostParams` field or a 
   input bit per cycle; Q, K and V (same input) run in parallel, other products one after another.
 * Energy is dynamic energy only: events (conversions, samples, adds, register bit-cycles, cache
   bytes, cell reads) times the component energies. No leakage.
+* Ours' 8-bit row DACs take their energy and area from the ``dac`` component's resolution laws
+  (:class:`~circuitxbar.workloads.components.CapacitiveDAC`: row driver + binary-weighted
+  capacitor array by default, ISAAC's 1-bit DAC doubled per bit on request). Every 1-bit DAC
+  (dense-crossbar columns, conventional crossbars) is ISAAC's under either law.
 * Cell energy follows a noise-driven conductance law. Random telegraph noise has ``dR/R``
   proportional to ``R`` (Ielmini 2010), so its conductance amplitude does not depend on the state.
   A read that separates ``2**b`` levels in a sum over ``n`` cells therefore needs a conductance
@@ -58,7 +62,7 @@ from circuitxbar.workloads.bert import (
     weight_count,
     ws_input_elements,
 )
-from circuitxbar.workloads.components import DEFAULT_LIBRARY, ComponentLibrary
+from circuitxbar.workloads.components import DAC_LAWS, DEFAULT_LIBRARY, ComponentLibrary
 
 #: Fig. 12's cost categories, used by every architecture
 CATEGORIES = ("DAC", "ADC", "Peripheral", "Register", "Memristor", "Cache")
@@ -1014,33 +1018,77 @@ def run_cost_study(seq_len=256, params=DEFAULT_PARAMS, library=DEFAULT_LIBRARY):
     macs_large = model_macs(BERT_LARGE, seq_len, "WS")
 
     # -- sensitivities quoted in the reasons ----------------------------------------------
-    cheap_dac = library.with_overrides({"dac": {"energy_growth_per_bit": 1.0}})
-    fig12_cheap = _fig12_set(configs, seq_len, params, cheap_dac)
-    e_ratio_cheap = {a: _mean(r[a][0].total_energy_j / r[a][1].total_energy_j
-                              for r in fig12_cheap.values()) for a in ("mb", "sb")}
-    large_cheap = proposed_cost(BERT_LARGE, seq_len, large.counts["d_c"], params, cheap_dac)
+    p = params
+    nb = p.compute_dac_bits
+    dac = library["dac"]
+    other_law = {law: next(x for x in DAC_LAWS if x != law) for law in DAC_LAWS}
+
+    def fig12_means(lib):
+        f = _fig12_set(configs, seq_len, params, lib)
+        return {(a, w): _mean((r[a][0].total_area_mm2 / r[a][1].total_area_mm2) if w == "area"
+                              else (r[a][0].total_energy_j / r[a][1].total_energy_j)
+                              for r in f.values())
+                for a in ("mb", "sb") for w in ("area", "energy")}
+
+    def area_variant(lib):
+        """The area-side figures with another DAC area model (d_c re-optimised)."""
+        means = fig12_means(lib)
+        d = adp_optimal_dc(BERT_LARGE, seq_len, params, lib)
+        b = base_search(BERT_LARGE, seq_len, d, params, lib).compute_adp_mm2_s
+        return {"area_ratio_vs_mb": means["mb", "area"], "area_ratio_vs_sb": means["sb", "area"],
+                "bert_large_adp_mm2_s": proposed_cost(BERT_LARGE, seq_len, d, params,
+                                                      lib).adp_mm2_s,
+                "adp_gain_s2_vs_s1": 1 - b[1] / b[0],
+                "fig2b_dac_area_share": conventional_crossbar_area_shares(8, p, lib)["DAC"]}
+
+    sens = {}
+    # the ADP-optimal d_c does not depend on energy, so each energy law is evaluated there
+    for law in DAC_LAWS:
+        lib = library.with_overrides({"dac": {"energy_law": law}})
+        means = fig12_means(lib)
+        sens[f"energy_ratio_vs_mb_dac_energy_law_{law}"] = means["mb", "energy"]
+        sens[f"energy_ratio_vs_sb_dac_energy_law_{law}"] = means["sb", "energy"]
+        for cfg, tag in ((BERT_LARGE, "bert_large"), (BERT_BASE, "bert_base")):
+            e = proposed_cost(cfg, seq_len, opt[cfg.name].counts["d_c"], params, lib)
+            sens[f"{tag}_energy_mj_dac_energy_law_{law}"] = e.total_energy_j * 1e3
+    for law in DAC_LAWS:
+        lib = library.with_overrides({"dac": {"area_law": law}})
+        for key, value in area_variant(lib).items():
+            sens[f"{key}_dac_area_law_{law}"] = value
+    for tag, scale in (("half", 0.5), ("double", 2.0)):
+        lib = library.with_overrides(
+            {"dac": {"unit_capacitance_f": dac.unit_capacitance_f * scale}})
+        v = area_variant(lib)
+        sens[f"area_ratio_vs_sb_{tag}_unit_capacitance"] = v["area_ratio_vs_sb"]
+        sens[f"bert_large_adp_mm2_s_{tag}_unit_capacitance"] = v["bert_large_adp_mm2_s"]
+        sens[f"bert_large_energy_mj_{tag}_unit_capacitance"] = proposed_cost(
+            BERT_LARGE, seq_len, large.counts["d_c"], params, lib).total_energy_j * 1e3
     # MB energy is linear in its conductance factor: solve mean ratio = 18 for the factor
     mem = _mean(r["mb"][0].energy_j["Memristor"] / r["mb"][1].total_energy_j
                 for r in fig12.values())
     rest = _mean((r["mb"][0].total_energy_j - r["mb"][0].energy_j["Memristor"])
                  / r["mb"][1].total_energy_j for r in fig12.values())
     mb_factor_for_18 = params.mb_conductance_factor * (18.0 - rest) / mem
+    # Fig. 2b: DAC:ADC = 51:45 with one 8-bit ADC and conv_rows 8-bit DACs
+    fig2b_dac_mm2 = 0.51 / 0.45 * library["adc"].area_at(p.conv_adc_bits) / p.conv_rows
+    implied_growth = (fig2b_dac_mm2 / dac.area_at(1)) ** (1 / 7)
+    implied_unit_mm2 = (fig2b_dac_mm2 - dac.area_at(1)) / (2**8 - 2)
+    implied_c_unit = implied_unit_mm2 * 1e-6 * dac.capacitor_density_f_per_m2
     dac_share = large.energy_j["DAC"] / large.total_energy_j
-    sens = {
-        "energy_ratio_vs_mb_if_dac_energy_growth_1": e_ratio_cheap["mb"],
-        "energy_ratio_vs_sb_if_dac_energy_growth_1": e_ratio_cheap["sb"],
-        "bert_large_energy_mj_if_dac_energy_growth_1": large_cheap.total_energy_j * 1e3,
+    matched_large = fig12[BERT_LARGE.name]["sb"][1]
+    sens.update({
         "mb_conductance_factor_for_paper_18x": mb_factor_for_18,
         "ours_dac_energy_share_bert_large": dac_share,
-    }
+        "ours_dac_area_share_bert_large": large.area_mm2["DAC"] / large.total_area_mm2,
+        "ours_matched_dac_area_share_bert_large": (matched_large.area_mm2["DAC"]
+                                                   / matched_large.total_area_mm2),
+        "dac_unit_capacitance_f_implied_by_fig2b": implied_c_unit,
+    })
 
-    p = params
     law_mb = conductance_factor(p.mb_bits_per_cell, p.conv_rows, p)
     t_match = {m: r["mb"][0].latency_s for m, r in fig12.items()}
     per_model = {k: ", ".join(f"{m} {v:.3g}" for m, v in r.items()) for k, r in ratios.items()}
     shares = conventional_crossbar_area_shares(8, p, library)
-    implied_growth = (0.51 / 0.45 * library["adc"].area_at(p.conv_adc_bits) / p.conv_rows
-                      / library["dac"].area_at(1)) ** (1 / 7)
     unmatched = [m for m, r in fig12.items() if not r["mb"][1].counts["delay_matched"]]
     unmatched_note = (
         f"; NOT delay-matched for {', '.join(unmatched)}: the baseline is faster than ours can "
@@ -1051,26 +1099,64 @@ def run_cost_study(seq_len=256, params=DEFAULT_PARAMS, library=DEFAULT_LIBRARY):
                   f"{math.ceil(p.activation_bits / p.conv_dac_bits)} bit-serial cycles of "
                   f"{p.cycle_time_s*1e9:.0f} ns per token and stage); mean over BERT-Base and "
                   f"BERT-Large only (the paper also averages ResNet-34/152){unmatched_note}")
-    dac = library["dac"]
-    dac_note = (f"ours' {p.compute_dac_bits}-bit row DACs take {dac_share:.0%} of its BERT-Large "
-                f"energy: the DAC law (energy_growth_per_bit = {dac.energy_growth_per_bit:g} from "
-                f"a {dac.reference_bits}-bit reference; ISAAC's 1-bit DAC with the capacitive "
-                f"doubling law by default) makes one {p.compute_dac_bits}-bit conversion "
-                f"{dac.energy_at(p.compute_dac_bits)*1e12:.3g} pJ, and each operand drives its "
-                f"{p.base_s} rows once per product; ISAAC's 1-bit figure is mostly row driver, "
-                f"which should not scale, so doubling from it is an upper end")
+
+    e1, e_n = dac.energy_at(1), dac.energy_at(nb)
+    a1, a_n = dac.area_at(1), dac.area_at(nb)
+    e_other, a_other = other_law[dac.energy_law], other_law[dac.area_law]
+    if dac.energy_law == "two_term":
+        e_law = (f"energy_law 'two_term': E_drive {dac.drive_energy_j*1e12:.3g} pJ + "
+                 f"(2^{nb}-1) x C_unit V_ref^2, C_unit {dac.unit_capacitance_f*1e15:.3g} fF, "
+                 f"V_ref {dac.reference_voltage_v:.3g} V")
+    else:
+        e_law = (f"energy_law 'doubling': ISAAC's 1-bit DAC x "
+                 f"{dac.energy_growth_per_bit:g}^{nb - 1}")
+    if dac.area_law == "two_term":
+        a_law = (f"area_law 'two_term': ISAAC's 1-bit driver + (2^{nb}-2) unit capacitors of "
+                 f"{dac.unit_area_mm2*1e6:.3g} um^2, C_unit {dac.unit_capacitance_f*1e15:.3g} fF "
+                 f"at rho_C {dac.capacitor_density_f_per_m2*1e3:.3g} fF/um^2")
+    else:
+        a_law = (f"area_law 'doubling': ISAAC's 1-bit DAC x {dac.area_growth_per_bit:g}"
+                 f"^{nb - 1}")
+    dac_energy_note = (f"one {nb}-bit row-DAC conversion is {e_n*1e12:.3g} pJ, {e_n/e1:.3g}x "
+                       f"ISAAC's 1-bit {e1*1e12:.3g} pJ ({e_law}), so ours' DACs are "
+                       f"{dac_share:.1%} of its BERT-Large energy")
+    dac_area_short = (f"one {nb}-bit row DAC is {a_n*1e6:.3g} um^2, {a_n/a1:.3g}x ISAAC's 1-bit "
+                      f"DAC (area_law '{dac.area_law}'; see fig2b_dac_area_share)")
+    dac_area_note = (f"one {nb}-bit row DAC is {a_n*1e6:.3g} um^2, {a_n/a1:.3g}x ISAAC's 1-bit "
+                     f"DAC ({a_law}); Fig. 2b's 51:45 DAC:ADC split implies "
+                     f"{fig2b_dac_mm2*1e6:.3g} um^2 per DAC, i.e. units of "
+                     f"{implied_unit_mm2*1e6:.3g} um^2 = {implied_c_unit*1e15:.2g} fF at rho_C, "
+                     f"below the 0.5-2 fF that 8-bit matching needs (or {implied_growth:.3g}x per "
+                     f"bit under 'doubling')")
     mb_split = _mean(r["mb"][0].energy_j["Memristor"] / r["mb"][0].energy_j["ADC"]
                      for r in fig12.values())
+
+    def share_text(d):
+        total = d.total_energy_j
+        return ", ".join(f"{c} {d.energy_j[c] / total:.0%}" for c in
+                         sorted(CATEGORIES, key=lambda c: -d.energy_j[c])[:3])
+
+    def s_(key):
+        return sens[key]
+
     figs = [
         Figure("area_ratio_vs_mb", "area, MB crossbars / ours (Fig. 12a)",
                _mean(ratios["mb", "area"].values()), 6.0, "x", "Fig. 12a, Sec. 6.3",
                f"MB stores {p.mb_bits_per_cell} bits per cell (the paper's Sec. 1 '4-bit "
                f"memristors'; MB's is unstated) behind ISAAC's 8-bit ADC, so MB's ADC-dominated "
                f"area falls as 1/bits_per_cell and SB/MB = {p.mb_bits_per_cell}, where the "
-               f"paper's 39/6 implies 6.5; {match_note}; per model {per_model['mb', 'area']}"),
+               f"paper's 39/6 implies 6.5; ours' row DACs as in area_ratio_vs_sb (with "
+               f"area_law '{a_other}' the ratio is "
+               f"{s_(f'area_ratio_vs_mb_dac_area_law_{a_other}'):.3g}); {match_note}; per model "
+               f"{per_model['mb', 'area']}"),
         Figure("area_ratio_vs_sb", "area, SB crossbars / ours (Fig. 12a)",
                _mean(ratios["sb", "area"].values()), 39.0, "x", "Fig. 12a, Sec. 6.3, abstract",
-               f"SB: 1 bit per cell, 8 cells per weight; {match_note}; per model "
+               f"SB: 1 bit per cell, 8 cells per weight; {dac_area_short}; ours' row DACs are "
+               f"{sens['ours_matched_dac_area_share_bert_large']:.0%} of its delay-matched "
+               f"BERT-Large area (with area_law '{a_other}' the ratio is "
+               f"{s_(f'area_ratio_vs_sb_dac_area_law_{a_other}'):.3g}; with C_unit halved or "
+               f"doubled {s_('area_ratio_vs_sb_half_unit_capacitance'):.3g} or "
+               f"{s_('area_ratio_vs_sb_double_unit_capacitance'):.3g}); {match_note}; per model "
                f"{per_model['sb', 'area']}"),
         Figure("energy_ratio_vs_mb", "energy, MB crossbars / ours (Fig. 12b)",
                _mean(ratios["mb", "energy"].values()), 18.0, "x", "Fig. 12b, Sec. 6.4",
@@ -1078,20 +1164,24 @@ def run_cost_study(seq_len=256, params=DEFAULT_PARAMS, library=DEFAULT_LIBRARY):
                f"{p.mb_bits_per_cell}-bit cells {law_mb:.3g}x ISAAC's conductance "
                f"(x mb_conductance_factor = {p.mb_conductance_factor:g}), so MB's cell energy "
                f"is {mb_split:.2g}x its ADC energy; the paper's 18x needs "
-               f"mb_conductance_factor ~ {mb_factor_for_18:.3g}; also {dac_note} (with DAC "
-               f"energy_growth_per_bit = 1 the ratio is {e_ratio_cheap['mb']:.3g}); per model "
+               f"mb_conductance_factor ~ {mb_factor_for_18:.3g}; {dac_energy_note} (with "
+               f"energy_law '{e_other}' the ratio is "
+               f"{s_(f'energy_ratio_vs_mb_dac_energy_law_{e_other}'):.3g}); per model "
                f"{per_model['mb', 'energy']}{unmatched_note}"),
         Figure("energy_ratio_vs_sb", "energy, SB crossbars / ours (Fig. 12b)",
                _mean(ratios["sb", "energy"].values()), 3.0, "x", "Fig. 12b, Sec. 6.4",
-               f"{dac_note}; with DAC energy_growth_per_bit = 1 the ratio is "
-               f"{e_ratio_cheap['sb']:.3g}; per model {per_model['sb', 'energy']}"
-               f"{unmatched_note}"),
+               f"{dac_energy_note}; with energy_law '{e_other}' the ratio is "
+               f"{s_(f'energy_ratio_vs_sb_dac_energy_law_{e_other}'):.3g}; ours' matched "
+               f"BERT-Large energy is {share_text(matched_large)}; per model "
+               f"{per_model['sb', 'energy']}{unmatched_note}"),
         Figure("bert_large_energy_mj", "ours, BERT-Large energy per inference (Table 10)",
                large.total_energy_j * 1e3, 20.44, "mJ", "Table 10",
-               f"at the ADP-optimal d_c = {large.counts['d_c']:.4g}; {dac_note} (with DAC "
-               f"energy_growth_per_bit = 1: {large_cheap.total_energy_j * 1e3:.3g} mJ); "
+               f"at the ADP-optimal d_c = {large.counts['d_c']:.4g}: {share_text(large)}; "
                f"activations are re-streamed from the caches for every weight column (Eq. 4 "
-               f"dataflow): {large.energy_j['Cache'] * 1e3:.3g} mJ"),
+               f"dataflow): {large.energy_j['Cache'] * 1e3:.3g} mJ; {dac_energy_note} (with "
+               f"energy_law '{e_other}': "
+               f"{s_(f'bert_large_energy_mj_dac_energy_law_{e_other}'):.3g} mJ; with C_unit "
+               f"doubled: {s_('bert_large_energy_mj_double_unit_capacitance'):.3g} mJ)"),
         Figure("bert_large_adp_mm2_s", "ours, BERT-Large area-delay product (Table 10)",
                large.adp_mm2_s, 0.03, "mm^2 s", "Table 10",
                f"at the ADP-optimal d_c = {large.counts['d_c']:.4g}: "
@@ -1100,8 +1190,11 @@ def run_cost_study(seq_len=256, params=DEFAULT_PARAMS, library=DEFAULT_LIBRARY):
                f"crossbars, 256 weights per {p.dense_read_time_s*1e9:.0f}-ns column read "
                f"({large.counts['weight_read_time_s']*1e3:.3g} ms), a bound the paper does not "
                f"discuss; area {large.counts['dense_area_mm2']:.3g} mm^2 dense, "
-               f"{large.counts['computation_area_mm2']:.3g} computation, "
-               f"{large.counts['cache_area_mm2']:.3g} cache"),
+               f"{large.counts['computation_area_mm2']:.3g} computation (of which "
+               f"{large.area_mm2['DAC']:.3g} row DACs: {dac_area_short}), "
+               f"{large.counts['cache_area_mm2']:.3g} cache; with area_law '{a_other}' the ADP "
+               f"is {s_(f'bert_large_adp_mm2_s_dac_area_law_{a_other}'):.3g} mm^2 s, with "
+               f"C_unit halved {s_('bert_large_adp_mm2_s_half_unit_capacitance'):.3g}"),
         Figure("energy_pj_per_mac", "ours, BERT-Large energy per weight MAC (Sec. 6.5 text)",
                large.total_energy_j / macs_large * 1e12, 0.27, "pJ", "Sec. 6.5 (20.7 mJ / 77.3 G)",
                "same causes as bert_large_energy_mj"),
@@ -1137,16 +1230,21 @@ def run_cost_study(seq_len=256, params=DEFAULT_PARAMS, library=DEFAULT_LIBRARY):
                    f"what Table 11 implies, so this agreement is by construction)"),
         ]
     best = base.best_s
+    base_e = base.compute_energy_j
     figs += [
         Figure("chosen_base", "encoding base with the lowest compute-array ADP (Table 7)",
                float(balanced_base(best)), 7.0, "-", "Table 7, Sec. 6.1",
                f"base search at d_c = {base.d_c:.4g}; compute-array ADP relative to S=2: "
-               + ", ".join(f"S={s} {v / adp[1]:.3f}" for s, v in zip(base.s, adp))),
+               + ", ".join(f"S={s} {v / adp[1]:.3f}" for s, v in zip(base.s, adp))
+               + "; compute-array energy relative to S=2: "
+               + ", ".join(f"S={s} {v / base_e[1]:.3f}" for s, v in zip(base.s, base_e))),
         Figure("adp_gain_s2_vs_s1", "1 - ADP(S=2) / ADP(S=1), compute array (Fig. 11d)",
                1 - adp[1] / adp[0], 0.09, "-", "Sec. 6.1 'about 9 %'",
                f"S=1 and S=2 have the same S x cycles (6); the gap is the switch registers "
                f"({p.register_digit_depth} digit(s) of 1+S bits per input and pair), which "
-               f"register_digit_depth scales"),
+               f"register_digit_depth scales, diluted by the {p.compute_rows} row DACs every "
+               f"computation crossbar has whatever S ({dac_area_short}); with area_law "
+               f"'{a_other}' the gap is {s_(f'adp_gain_s2_vs_s1_dac_area_law_{a_other}'):.3g}"),
         Figure("isaac_bert_base_energy_mj", "ISAAC-like, BERT-Base energy (Fig. 13)",
                isaac[BERT_BASE.name].total_energy_j * 1e3, 10.6, "mJ", "Fig. 13 caption",
                f"ISAAC's Table I power per crossbar-cycle (IMA share + tile overhead) x "
@@ -1156,11 +1254,20 @@ def run_cost_study(seq_len=256, params=DEFAULT_PARAMS, library=DEFAULT_LIBRARY):
                f"accounting is not given"),
         Figure("ours_bert_base_energy_mj", "ours, BERT-Base energy at ADP optimum (Fig. 13)",
                opt[BERT_BASE.name].total_energy_j * 1e3, 5.8, "mJ",
-               "Fig. 13 (label mapping probable, not certain)", dac_note),
+               "Fig. 13 (label mapping probable, not certain)",
+               f"at the ADP-optimal d_c = {opt[BERT_BASE.name].counts['d_c']:.4g}: "
+               f"{share_text(opt[BERT_BASE.name])}: every output pair is converted by the ADC "
+               f"on each of its {balanced_digits(p.base_s, p.activation_bits)} digit cycles, "
+               f"and activations are re-streamed from the caches for every weight column "
+               f"(Eq. 4); the row DACs are "
+               f"{opt[BERT_BASE.name].energy_j['DAC'] / opt[BERT_BASE.name].total_energy_j:.1%} "
+               f"(with energy_law '{e_other}': "
+               f"{s_(f'bert_base_energy_mj_dac_energy_law_{e_other}'):.3g} mJ); the paper's "
+               f"label mapping is only probable"),
         Figure("fig2b_dac_area_share", "DAC share of a conventional crossbar with 8-bit DACs",
                shares["DAC"], 0.51, "-", "Fig. 2b",
-               f"8-bit DAC = 2^7 x ISAAC's 1-bit DAC area (doubling law); Fig. 2b's 51:45 "
-               f"DAC:ADC split implies area_growth_per_bit ~ {implied_growth:.3g}"),
+               f"{dac_area_note}; with area_law '{a_other}' the share is "
+               f"{s_(f'fig2b_dac_area_share_dac_area_law_{a_other}'):.3g}"),
         Figure("fig2b_adc_area_share", "ADC share of a conventional crossbar with 8-bit DACs",
                shares["ADC"], 0.45, "-", "Fig. 2b",
                "as fig2b_dac_area_share: our 8-bit DACs are larger than the paper's, which "

@@ -17,7 +17,12 @@ import textwrap
 import numpy as np
 
 from circuitxbar.errors import ResultFileError, ValidationError
-from circuitxbar.workloads.components import DEFAULT_LIBRARY, load_components, read_override_file
+from circuitxbar.workloads.components import (
+    DAC_LAWS,
+    DEFAULT_LIBRARY,
+    load_components,
+    read_override_file,
+)
 from circuitxbar.workloads.cost import (
     DEFAULT_PARAMS,
     DEVIATION_TOLERANCE,
@@ -26,7 +31,9 @@ from circuitxbar.workloads.cost import (
     run_cost_study,
 )
 
-SCHEMA_VERSION = 1
+#: 2: the stored ``dac`` component carries its resolution laws and capacitor constants
+#: (version 1 files scaled every DAC by doubling and lack those fields)
+SCHEMA_VERSION = 2
 FORMAT = "circuitxbar.cost_study"
 DEFAULT_OUT = "cost_study.h5"
 #: the sequence length of every figure the paper gives
@@ -350,6 +357,10 @@ def _study_from_args(args):
         if not isinstance(params_table, dict):
             raise ValidationError(f"'params' in {args.components!r} must be a table")
         overrides.update(params_table)
+    dac_laws = {field: law for field, law in (("energy_law", args.dac_energy_law),
+                                              ("area_law", args.dac_area_law)) if law}
+    if dac_laws:
+        library = library.with_overrides({"dac": dac_laws})
     overrides.update(dict(_parse_param(p) for p in args.param or ()))
     params = CostParams.from_dict({**DEFAULT_PARAMS.to_dict(), **overrides})
     return run_cost_study(args.seq_len, params, library)
@@ -396,5 +407,11 @@ def add_parser(subparsers):
                    help="JSON/TOML overrides: tables named after components, optional 'params'")
     p.add_argument("--param", action="append", metavar="KEY=VALUE",
                    help="override one cost parameter (repeatable), e.g. mb_bits_per_cell=2")
+    p.add_argument("--dac-energy-law", choices=DAC_LAWS,
+                   help="DAC energy against resolution: two_term (row drive + capacitor array, "
+                        "the default) or doubling (ISAAC's 1-bit DAC x 2 per bit)")
+    p.add_argument("--dac-area-law", choices=DAC_LAWS,
+                   help="DAC area against resolution: two_term (driver + capacitor array, the "
+                        "default) or doubling")
     p.set_defaults(func=run)
     return p
