@@ -397,8 +397,8 @@ def _energy(x, y, g, w_row, g_left, g_right, lane):
 
 @numba.njit(**JIT)
 def _alloc_workspace(n_rows, n_cols):
-    """Scratch of one CG solve: sc, z, p, q, x (R, C); lane (C,); vbuf, sbuf (4, C)."""
-    return (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
+    """Scratch of one CG solve: (unused), z, p, q, x (R, C); lane (C,); vbuf, sbuf (4, C)."""
+    return (np.empty((0, 0)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
             np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty(n_cols),
             np.empty((4, n_cols)), np.empty((4, n_cols)))
 
@@ -409,8 +409,10 @@ def _apply_f(row_c, col_c, u, inj, v_left, v_right, v_top, v_bottom, out, vc_out
     """out = F(u): column chains solved for row voltages u (R, C), then the row chains."""
     sc, z, pdir, q, x, lane, vbuf, sbuf = work
     none = np.empty((0, 0))
-    _col_forward(col_c, u, inj, v_top, sc, none, 0.0)
-    _col_back_rows(col_c, row_c, sc, inj, v_bottom, v_left, v_right, out, vc_out, none, g,
+    # out doubles as the forward-elimination scratch: _col_back_rows reads each row of it
+    # before writing that row, and one array less keeps more of the solve in cache
+    _col_forward(col_c, u, inj, v_top, out, none, 0.0)
+    _col_back_rows(col_c, row_c, out, inj, v_bottom, v_left, v_right, out, vc_out, none, g,
                    w_row, g_left, g_right, lane, vbuf, sbuf)
 
 
@@ -453,8 +455,8 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
     while it < max_iter:
         it += 1
         # q = (I - H) p with H the homogeneous column-then-row solve; pq = <p, q>_M
-        _col_forward(col_c, pdir, dummy, zc, sc, z, beta)  # first pass: beta = 0, p = z
-        pq = _col_back_rows(col_c, row_c, sc, dummy, zc, zr, zr, q, dummy, pdir, g, w_row,
+        _col_forward(col_c, pdir, dummy, zc, q, z, beta)  # first pass: beta = 0, p = z
+        pq = _col_back_rows(col_c, row_c, q, dummy, zc, zr, zr, q, dummy, pdir, g, w_row,
                             g_left, g_right, lane, vbuf, sbuf)
         if pq <= 0.0:
             break
