@@ -16,7 +16,9 @@ from circuitxbar.workloads.bert import (
 )
 from circuitxbar.workloads.components import (
     COMPONENT_NAMES,
+    DAC_LAWS,
     DEFAULT_LIBRARY,
+    CapacitiveDAC,
     Component,
     ComponentLibrary,
     adc_area_mm2,
@@ -68,7 +70,9 @@ from circuitxbar.workloads.cost_cli import (
 
 __all__ = [
     "ARCHITECTURES", "AreaLatencyCurve", "BERT_BASE", "BERT_LARGE", "BERT_MODELS", "BaseSearch",
-    "BertConfig", "CATEGORIES", "COMPONENT_NAMES", "Component", "ComponentLibrary",
+    "BertConfig", "CATEGORIES", "COMPONENT_NAMES",
+    "DAC_LAWS",
+    "CapacitiveDAC", "Component", "ComponentLibrary",
     "CostBreakdown", "CostParams", "CostStudy", "DEFAULT_LIBRARY", "DEFAULT_PARAMS",
     "DEVIATION_TOLERANCE", "Figure", "LatencyBound", "MatmulOp", "REFERENCE_POINTS",
     "ReferencePoint", "adc_area_mm2", "adc_energy_j", "adp_optimal_dc", "area_latency_curve",
