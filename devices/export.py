@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 
 import numpy as np
 
 from circuitxbar.devices import _validate as val
 from circuitxbar.errors import ValidationError
+from circuitxbar.h5io import atomic_write, write_dataset
 
 #: version of the HDF5 layout written by ``write_iv_hdf5``
 SCHEMA_VERSION = 1
@@ -63,11 +63,7 @@ def write_iv_hdf5(path, family, spec):
 
     from circuitxbar import __version__
 
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp_", suffix=".h5")
-    os.close(fd)
-    try:
+    def write(tmp):
         with h5py.File(tmp, "w") as f:
             f.attrs["schema_version"] = SCHEMA_VERSION
             f.attrs["kind"] = "device_iv_family"
@@ -87,17 +83,9 @@ def write_iv_hdf5(path, family, spec):
                 ("differential_conductance", family.differential_conductance, "S",
                  "dI/dV; [level, voltage]"),
             ):
-                ds = f.create_dataset(name, data=np.asarray(data, np.float64))
-                ds.attrs["units"] = unit
-                ds.attrs["description"] = desc
-        umask = os.umask(0)  # mkstemp creates 0600; give the file the usual permissions
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+                write_dataset(f, name, np.asarray(data, np.float64), unit, desc)
+
+    atomic_write(os.fspath(path), write)
     return path
 
 

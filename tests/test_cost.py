@@ -551,7 +551,7 @@ def test_failed_write_leaves_nothing(tmp_path, study, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(cost_cli, "_dataset", boom)
+    monkeypatch.setattr(cost_cli, "write_dataset", boom)
     with pytest.raises(RuntimeError):
         write_cost_study(study, target)
     assert list(tmp_path.iterdir()) == []

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import tempfile
 import textwrap
 
 import numpy as np
 
 from circuitxbar.errors import ResultFileError, ValidationError
+from circuitxbar.h5io import atomic_write, write_dataset
 from circuitxbar.workloads.components import (
     DAC_LAWS,
     DEFAULT_LIBRARY,
@@ -43,43 +43,6 @@ PAPER_SEQ_LEN = 256
 # ------------------------------------------------------------------------------------------
 # HDF5
 # ------------------------------------------------------------------------------------------
-def _dataset(group, name, data, units, description):
-    arr = np.asarray(data)
-    if arr.dtype.kind in "UO":
-        import h5py
-
-        arr = np.asarray([str(x) for x in np.ravel(arr)], dtype=object)
-        ds = group.create_dataset(name, data=arr, dtype=h5py.string_dtype())
-    else:
-        ds = group.create_dataset(name, data=arr)
-    ds.attrs["units"] = units
-    ds.attrs["description"] = description
-    return ds
-
-
-def _atomic_write(path, write):
-    path = pathlib.Path(path)
-    directory = path.parent if str(path.parent) else pathlib.Path(".")
-    if not directory.is_dir():
-        raise ResultFileError(
-            f"cannot write {str(path)!r}: directory {str(directory)!r} does not exist; "
-            f"create it or choose another --out"
-        )
-    fd, tmp = tempfile.mkstemp(prefix="." + path.name + ".", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        # mkstemp creates 0600; give the result the permissions a plain open() would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_cost_study(study, path):
     """Store a :class:`~circuitxbar.workloads.cost.CostStudy` in HDF5 at ``path``."""
     import h5py
@@ -103,16 +66,16 @@ def write_cost_study(study, path):
             g = f.create_group("figures")
             g.attrs["description"] = "our figures beside the paper's, one row per figure"
             figs = study.figures
-            _dataset(g, "key", [x.key for x in figs], "", "figure identifier (JSON key)")
-            _dataset(g, "description", [x.description for x in figs], "", "what the figure is")
-            _dataset(g, "ours", [x.ours for x in figs], "see unit", "our value")
-            _dataset(g, "paper", [x.paper for x in figs], "see unit", "the paper's value")
-            _dataset(g, "unit", [x.unit for x in figs], "", "unit of ours and paper")
-            _dataset(g, "deviation", [x.deviation for x in figs], "1", "ours / paper - 1")
-            _dataset(g, "flagged", [x.flagged for x in figs], "",
+            write_dataset(g, "key", [x.key for x in figs], "", "figure identifier (JSON key)")
+            write_dataset(g, "description", [x.description for x in figs], "", "what the figure is")
+            write_dataset(g, "ours", [x.ours for x in figs], "see unit", "our value")
+            write_dataset(g, "paper", [x.paper for x in figs], "see unit", "the paper's value")
+            write_dataset(g, "unit", [x.unit for x in figs], "", "unit of ours and paper")
+            write_dataset(g, "deviation", [x.deviation for x in figs], "1", "ours / paper - 1")
+            write_dataset(g, "flagged", [x.flagged for x in figs], "",
                      f"|deviation| > {DEVIATION_TOLERANCE}")
-            _dataset(g, "source", [x.source for x in figs], "", "where the paper gives it")
-            _dataset(g, "note", [x.note for x in figs], "",
+            write_dataset(g, "source", [x.source for x in figs], "", "where the paper gives it")
+            write_dataset(g, "note", [x.note for x in figs], "",
                      "the assumption behind our value; the reason when flagged")
 
             g = f.create_group("designs")
@@ -122,24 +85,24 @@ def write_cost_study(study, path):
                 h.attrs["architecture"] = d.architecture
                 h.attrs["model"] = d.model
                 h.attrs["seq_len"] = d.seq_len
-                _dataset(h, "latency_s", d.latency_s, "s", "one inference")
-                _dataset(h, "categories", list(d.area_mm2), "", "Fig. 12 categories")
-                _dataset(h, "area_mm2", list(d.area_mm2.values()), "mm^2", "area per category")
-                _dataset(h, "energy_j", list(d.energy_j.values()), "J",
+                write_dataset(h, "latency_s", d.latency_s, "s", "one inference")
+                write_dataset(h, "categories", list(d.area_mm2), "", "Fig. 12 categories")
+                write_dataset(h, "area_mm2", list(d.area_mm2.values()), "mm^2", "area per category")
+                write_dataset(h, "energy_j", list(d.energy_j.values()), "J",
                          "dynamic energy per inference per category")
-                _dataset(h, "count_names", list(d.counts), "", "names of count_values")
-                _dataset(h, "count_values", list(d.counts.values()), "see count_names",
+                write_dataset(h, "count_names", list(d.counts), "", "names of count_values")
+                write_dataset(h, "count_values", list(d.counts.values()), "see count_names",
                          "sizes behind the totals (units in the names)")
 
             g = f.create_group("curves")
             g.attrs["description"] = "ours over column duplication d_c (Fig. 13)"
             for c in study.curves:
                 h = g.create_group(c.model)
-                _dataset(h, "d_c", c.d_c, "1", "column pairs per row segment")
-                _dataset(h, "latency_s", c.latency_s, "s", "one inference")
-                _dataset(h, "area_mm2", c.area_mm2, "mm^2", "rho_r = 6.6e8 /mm^2")
-                _dataset(h, "area_ideal_mm2", c.area_ideal_mm2, "mm^2", "rho_r = inf")
-                _dataset(h, "energy_j", c.energy_j, "J", "one inference")
+                write_dataset(h, "d_c", c.d_c, "1", "column pairs per row segment")
+                write_dataset(h, "latency_s", c.latency_s, "s", "one inference")
+                write_dataset(h, "area_mm2", c.area_mm2, "mm^2", "rho_r = 6.6e8 /mm^2")
+                write_dataset(h, "area_ideal_mm2", c.area_ideal_mm2, "mm^2", "rho_r = inf")
+                write_dataset(h, "energy_j", c.energy_j, "J", "one inference")
 
             b = study.base
             g = f.create_group("base_search")
@@ -147,30 +110,30 @@ def write_cost_study(study, path):
             g.attrs["model"] = b.model
             g.attrs["d_c"] = b.d_c
             g.attrs["best_s"] = b.best_s
-            _dataset(g, "s", b.s, "1", "S: 2S resistors per digit")
-            _dataset(g, "base", b.base, "1", "balanced base 2^(S+1) - 1")
-            _dataset(g, "cycles", b.cycles, "1", "digits per INT8 activation")
-            _dataset(g, "compute_area_mm2", b.compute_area_mm2, "mm^2", "computation crossbars")
-            _dataset(g, "compute_energy_j", b.compute_energy_j, "J", "computation crossbars")
-            _dataset(g, "compute_latency_s", b.compute_latency_s, "s", "compute time only")
-            _dataset(g, "compute_adp_mm2_s", b.compute_adp_mm2_s, "mm^2 s", "area-delay")
-            _dataset(g, "total_area_mm2", b.total_area_mm2, "mm^2", "whole design")
-            _dataset(g, "total_energy_j", b.total_energy_j, "J", "whole design")
-            _dataset(g, "latency_s", b.latency_s, "s", "whole design")
+            write_dataset(g, "s", b.s, "1", "S: 2S resistors per digit")
+            write_dataset(g, "base", b.base, "1", "balanced base 2^(S+1) - 1")
+            write_dataset(g, "cycles", b.cycles, "1", "digits per INT8 activation")
+            write_dataset(g, "compute_area_mm2", b.compute_area_mm2, "mm^2", "computation crossbars")
+            write_dataset(g, "compute_energy_j", b.compute_energy_j, "J", "computation crossbars")
+            write_dataset(g, "compute_latency_s", b.compute_latency_s, "s", "compute time only")
+            write_dataset(g, "compute_adp_mm2_s", b.compute_adp_mm2_s, "mm^2 s", "area-delay")
+            write_dataset(g, "total_area_mm2", b.total_area_mm2, "mm^2", "whole design")
+            write_dataset(g, "total_energy_j", b.total_energy_j, "J", "whole design")
+            write_dataset(g, "latency_s", b.latency_s, "s", "whole design")
 
             g = f.create_group("latency_bounds")
             g.attrs["description"] = "Eq. (8) latency lower bound (Table 11)"
-            _dataset(g, "model", [x.model for x in study.bounds], "", "model")
-            _dataset(g, "activation_s", [x.activation_s for x in study.bounds], "s",
+            write_dataset(g, "model", [x.model for x in study.bounds], "", "model")
+            write_dataset(g, "activation_s", [x.activation_s for x in study.bounds], "s",
                      "alpha_a S_a b_a / B_a")
-            _dataset(g, "weight_s", [x.weight_s for x in study.bounds], "s", "N_w b_w / B_w")
-            _dataset(g, "bound_s", [x.bound_s for x in study.bounds], "s", "the max of both")
+            write_dataset(g, "weight_s", [x.weight_s for x in study.bounds], "s", "N_w b_w / B_w")
+            write_dataset(g, "bound_s", [x.bound_s for x in study.bounds], "s", "the max of both")
 
             g = f.create_group("reference_points")
             g.attrs["description"] = REFERENCE_POINTS[0].source
-            _dataset(g, "name", [r.name for r in REFERENCE_POINTS], "", "device")
-            _dataset(g, "energy_j", [r.energy_j for r in REFERENCE_POINTS], "J", "BERT-Large")
-            _dataset(g, "adp_mm2_s", [r.adp_mm2_s for r in REFERENCE_POINTS], "mm^2 s",
+            write_dataset(g, "name", [r.name for r in REFERENCE_POINTS], "", "device")
+            write_dataset(g, "energy_j", [r.energy_j for r in REFERENCE_POINTS], "J", "BERT-Large")
+            write_dataset(g, "adp_mm2_s", [r.adp_mm2_s for r in REFERENCE_POINTS], "mm^2 s",
                      "BERT-Large")
 
             g = f.create_group("sensitivity")
@@ -178,7 +141,7 @@ def write_cost_study(study, path):
             for k, v in study.sensitivity.items():
                 g.attrs[k] = v
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def read_cost_study(path):
@@ -288,7 +251,7 @@ def plot_cost_study(study, path):
         ax.legend(fontsize=7, loc="upper right")
 
     path = pathlib.Path(path)
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, format="png"))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=130, format="png"))
 
 
 # ------------------------------------------------------------------------------------------
