@@ -600,6 +600,22 @@ def _row_chain_currents(vr, idev, w_row, g_left, g_right, v_left, v_right, i_sta
 
 
 @numba.njit(**JIT)
+def _terminal_power(i_in, i_end, g_start, g_end, v_start, v_end, t_start):
+    """One set of chains: fills t_start (current array -> start terminal, = -i_in) and returns
+    (power in the terminals' series resistances, power delivered by their sources) [W]."""
+    p_term = 0.0
+    p_src = 0.0
+    for l in range(i_in.size):
+        t_start[l] = -i_in[l]
+        p_src += v_start[l] * i_in[l] - v_end[l] * i_end[l]
+        if 0.0 < g_start[l] < INF:
+            p_term += i_in[l] * i_in[l] / g_start[l]
+        if 0.0 < g_end[l] < INF:
+            p_term += i_end[l] * i_end[l] / g_end[l]
+    return p_term, p_src
+
+
+@numba.njit(**JIT)
 def _outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
              v_left, v_right, v_top, v_bottom, t_left, t_right, t_top, t_bottom, powers):
     """Terminal currents (array -> terminal) [A], powers [W]; returns the relative KCL residual.
@@ -620,22 +636,10 @@ def _outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
                                                   v_right, i_in_r, t_right)
     p_col, mm_c, fl_c, sc_c = _chain_currents(vc, idev, -1.0, w_col, g_top, g_bottom, v_top,
                                               v_bottom, i_in_c, t_bottom, lane_c)
-    p_term = 0.0
-    p_src = 0.0
-    for i in range(n_rows):
-        t_left[i] = -i_in_r[i]
-        p_src += v_left[i] * i_in_r[i] - v_right[i] * t_right[i]
-        if g_left[i] < INF and g_left[i] > 0.0:
-            p_term += i_in_r[i] * i_in_r[i] / g_left[i]
-        if g_right[i] < INF and g_right[i] > 0.0:
-            p_term += t_right[i] * t_right[i] / g_right[i]
-    for j in range(n_cols):
-        t_top[j] = -i_in_c[j]
-        p_src += v_top[j] * i_in_c[j] - v_bottom[j] * t_bottom[j]
-        if g_top[j] < INF and g_top[j] > 0.0:
-            p_term += i_in_c[j] * i_in_c[j] / g_top[j]
-        if g_bottom[j] < INF and g_bottom[j] > 0.0:
-            p_term += t_bottom[j] * t_bottom[j] / g_bottom[j]
+    pt_r, ps_r = _terminal_power(i_in_r, t_right, g_left, g_right, v_left, v_right, t_left)
+    pt_c, ps_c = _terminal_power(i_in_c, t_bottom, g_top, g_bottom, v_top, v_bottom, t_top)
+    p_term = pt_r + pt_c
+    p_src = ps_r + ps_c
     powers[0] = p_dev
     powers[1] = p_row
     powers[2] = p_col
