@@ -140,21 +140,27 @@ class _Prepared:
     output_code: int
 
 
-def _prepare(xbar: Crossbar, g_cells=None) -> _Prepared:
+def _prepare(xbar: Crossbar) -> _Prepared:
+    """Factorised chains of a linear crossbar, computed once and kept on the (immutable)
+    Crossbar: every later solve or transfer matrix of the same array reuses it."""
+    cached = xbar.__dict__.get("_prepared")
+    if cached is not None:
+        return cached
     _check_no_shorts(xbar)
     n_rows, n_cols = xbar.shape
-    if g_cells is None:
-        g_cells = np.ascontiguousarray(
-            xbar.device.effective_conductance(xbar.conductance, xbar.gate), dtype=np.float64
-        )
+    g_cells = np.ascontiguousarray(
+        xbar.device.effective_conductance(xbar.conductance, xbar.gate), dtype=np.float64
+    )
     term_g = tuple(_terminal_conductance(xbar.end_resistance(e)) for e in END_NAMES)
     bias = tuple(np.ascontiguousarray(xbar.end_voltage(e), dtype=np.float64) for e in END_NAMES)
     row_c, col_c, scratch = K._alloc_factors(n_rows, n_cols)
     K._factor_all(g_cells, xbar.r_row, xbar.r_col, *term_g, row_c, col_c, scratch)
-    return _Prepared(
+    prep = _Prepared(
         g=g_cells, row_c=row_c, col_c=col_c, term_g=term_g, bias=bias,
         input_code=END_NAMES.index(xbar.input_end), output_code=END_NAMES.index(xbar.output_end),
     )
+    object.__setattr__(xbar, "_prepared", prep)
+    return prep
 
 
 def _as_batch(xbar: Crossbar, v_in):
