@@ -228,6 +228,8 @@ def solve(
         raise ValidationError(f"crossbar must be a circuitxbar.Crossbar, got {type(crossbar).__name__}")
     if not (0 < rtol < 1):
         raise ValidationError(f"rtol={rtol!r} must lie in (0, 1), e.g. 1e-13")
+    if not (0 < kcl_tol < 1):
+        raise ValidationError(f"kcl_tol={kcl_tol!r} must lie in (0, 1), e.g. 1e-9")
     v, single = _as_batch(crossbar, v_in)
     max_iter = _default_max_iter(crossbar) if max_iter is None else int(max_iter)
     if max_iter < 1:
