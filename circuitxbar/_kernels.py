@@ -5,9 +5,9 @@ The method (documented in circuitxbar/README.md):
 * Every wire line is a chain of nodes with a shunt branch (the cell) at each node and a terminal
   at each end. ``_factor_lines`` eliminates a chain from its start end once: at each node it keeps
   the Thevenin conductance looking back (a sum of positive terms, so no cancellation, and exact
-  for ideal terminals and zero-resistance wires through IEEE infinities). ``_sweep`` then solves
-  the chain for any shunt potentials with one forward and one backward pass of convex
-  combinations.
+  for ideal terminals and zero-resistance wires through IEEE infinities). A chain is then solved
+  for any shunt potentials with one forward and one backward pass of convex combinations
+  (``_col_forward`` / ``_col_back_rows`` for the columns, ``_row_sweep4`` for the rows).
 * The unknowns are the row-node voltages. Given them, the column chains are solved exactly; given
   the column voltages, the row chains are. That map ``F`` is one block Gauss-Seidel sweep; the
   fixed point ``x = F(x)`` is the circuit solution. ``_pcg`` runs conjugate gradients on
@@ -15,9 +15,10 @@ The method (documented in circuitxbar/README.md):
   definite in the inner product of the row-chain energy ``<x, M y>``. This is CG on the Schur
   complement of the row nodes preconditioned by exact row-line solves.
 
-Layouts: column chains use (R, C) arrays (node index i first, chain j second); row chains use
-(C, R) arrays. Both sweep with the chain index innermost so the compiler vectorises across
-chains.
+Layout: every array is (R, C). Column chains sweep row by row with the column index innermost
+(vectorised across columns); row chains run four at a time, interleaved so their recurrences
+overlap, inside the column back-substitution while its rows are still in cache. Rows are
+factorised node-major on a transposed copy (``_factor_all``) and stored chain-major.
 """
 
 import math
@@ -26,7 +27,6 @@ import numba
 import numpy as np
 
 from circuitxbar._config import JIT
-from circuitxbar.devices.kernels import cell_current
 
 INF = math.inf
 

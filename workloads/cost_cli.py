@@ -9,7 +9,6 @@ into place, so an interrupted run never leaves a half-written file.
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 import textwrap
 
