@@ -23,8 +23,8 @@ code   model                 params
                                p3 = width [V], I_s(u) = g_off u + g_on width
                                [softplus((u - v_th)/width) - softplus((-u - v_th)/width)]
 3      OneTransistorOneResistor [k_m [1/V] (0 = ohmic), g_transistor_on [S] (inf when
-                             r_on = 0), g_leak [S]]; memristor in series with the transistor
-                             conductance (g_transistor_on when gate on, g_leak when off)
+                             r_on = 0), g_leak [S], SELECTOR_OHMIC]; memristor in series with the
+                             transistor conductance (g_transistor_on when gate on, g_leak off)
 4      Tabulated             [n_states S, extrapolate (0/1), g_0..g_{S-1} [S] ascending,
                              n_0..n_{S-1} (points per state)]; table (3 S, max n): row 3s the
                              voltages [V], 3s+1 the currents [A], 3s+2 the PCHIP slopes [S]
@@ -257,7 +257,9 @@ def _tabulated(params, table, g, v):
     n0 = 2 + n_states
     if g <= params[g0]:
         # below the lowest state: that state's curve scaled to small-signal conductance g
-        cur, slope = _pchip_state(table, 0, int(params[n0]), v, extrapolate)
+        # state index as a runtime value (last - last): a literal 0 would make Numba compile a
+        # second specialisation of _pchip_state
+        cur, slope = _pchip_state(table, n_states - n_states, int(params[n0]), v, extrapolate)
         r = g / params[g0]
         return r * cur, r * slope
     last = n_states - 1
@@ -307,7 +309,9 @@ def cell_current(code, params, table, g, gate, v):
             return _memristor(k_m, g, v)
         if g_t == 0.0:
             return 0.0, 0.0
-        cur, slope, _w = series_node(k_m, g, SELECTOR_OHMIC, g_t, 0.0, 0.0, 0.0, v)
+        # the selector kind from params (always SELECTOR_OHMIC here) rather than the literal
+        # constant, so series_node and _selector compile once for 1S1R and 1T1R together
+        cur, slope, _w = series_node(k_m, g, int(params[3]), g_t, 0.0, 0.0, 0.0, v)
         return cur, slope
     if code == TABULATED:
         return _tabulated(params, table, g, v)

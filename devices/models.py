@@ -297,7 +297,8 @@ class OneTransistorOneResistor(DeviceModel):
     def packed(self):
         k_m = _memristor_k("OneTransistorOneResistor", self.memristor)
         g_t = math.inf if self.r_on == 0.0 else 1.0 / self.r_on
-        return self.code, np.array([k_m, g_t, self.g_leak]), np.zeros((1, 1))
+        return (self.code, np.array([k_m, g_t, self.g_leak, float(kernels.SELECTOR_OHMIC)]),
+                np.zeros((1, 1)))
 
     @property
     def v_range(self):
