@@ -14,7 +14,7 @@ def _inputs(n, batch, seed=1):
     return np.random.default_rng(seed).uniform(0.0, 0.3, (batch, n))
 
 
-@pytest.mark.parametrize("batch", [1, 64])
+@pytest.mark.parametrize("batch", [1, 64, 128])
 def test_solve(benchmark, size, batch):
     xbar = bench_crossbar(size)
     v = _inputs(size, batch)
@@ -35,7 +35,7 @@ def test_superlu_per_input(benchmark, size):
     benchmark.group = f"superlu {size}x{size}"
     benchmark.pedantic(ref.solve_voltages, args=(v,), rounds=3, iterations=1)
     per_input = median_seconds(benchmark) / batch
-    for b in (1, 64):
+    for b in (1, 64, 128):
         record(f"solve (batch {b}) per input", size, "SuperLU triangular solve", per_input)
     record("transfer matrix", size, "SuperLU factor + n solves",
            _superlu_factor_seconds(ref) + size * per_input, unit="array")

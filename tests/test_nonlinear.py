@@ -58,11 +58,12 @@ def test_sinh_single_cell_closed_form():
     assert res.i_out[0] == pytest.approx(g * np.sinh(k * v) / k, rel=1e-13)
 
 
-def test_one_selector_one_resistor_matches_scipy():
+@pytest.mark.parametrize("shape", [(16, 12), (128, 128)])
+def test_one_selector_one_resistor_matches_scipy(shape):
     rng = np.random.default_rng(23)
     model = devices.OneSelectorOneResistor()  # default selector and memristor of the library
-    xbar = random_xbar(rng, 16, 12, device=model)
-    assert_matches_reference(xbar, rng.uniform(0.0, 1.0, (2, 16)))
+    xbar = random_xbar(rng, *shape, device=model)
+    assert_matches_reference(xbar, rng.uniform(0.0, 1.0, (2, shape[0])))
 
 
 def test_one_transistor_one_resistor_gated_matches_scipy():
