@@ -298,6 +298,8 @@ def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, ma
         lambda lo, hi: (int(code), params, table, xbar.conductance, gate, xbar.r_row,
                         xbar.r_col, *term_g, *bias, ends, v, rtol, newton_tol, max_iter,
                         max_newton, lo, hi, *outs),
+        # a Newton solve costs several linear ones
+        work_per_item=8 * xbar.conductance.size,
     )
     if status.any():
         b = int(np.flatnonzero(status)[0])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import threading
 import time
 
 import numba
@@ -286,17 +287,37 @@ def _alloc_outputs(xbar, n_batch, keep_nodes):
     )
 
 
-def run_chunked(kernel, n_batch, args):
+#: below this many node-inputs (batch x R x C) a batch runs on the calling thread: handing
+#: work to the pool costs tens of microseconds, more than a small solve
+_MIN_PARALLEL_WORK = 200_000
+_pool_lock = threading.Lock()
+_pool = None
+
+
+def _executor(n_threads):
+    """One process-wide thread pool, created on first use (a fresh pool per call costs about
+    half a millisecond, more than a small array's whole solve)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < n_threads:
+            _pool = concurrent.futures.ThreadPoolExecutor(n_threads,
+                                                          thread_name_prefix="circuitxbar")
+        return _pool
+
+
+def run_chunked(kernel, n_batch, args, work_per_item=1):
     """Call ``kernel(*args(start, stop))`` on contiguous chunks of the batch, one per
     thread. The kernels are compiled with nogil, so the threads run in parallel."""
     n_threads = max(1, min(n_batch, num_threads()))
-    bounds = [(c * n_batch // n_threads, (c + 1) * n_batch // n_threads) for c in range(n_threads)]
+    if n_batch * work_per_item < _MIN_PARALLEL_WORK:
+        n_threads = 1
     if n_threads == 1:
         kernel(*args(0, n_batch))
         return
-    with concurrent.futures.ThreadPoolExecutor(n_threads) as pool:
-        for fut in [pool.submit(kernel, *args(lo, hi)) for lo, hi in bounds]:
-            fut.result()
+    bounds = [(c * n_batch // n_threads, (c + 1) * n_batch // n_threads) for c in range(n_threads)]
+    pool = _executor(n_threads)
+    for fut in [pool.submit(kernel, *args(lo, hi)) for lo, hi in bounds]:
+        fut.result()
 
 
 def num_threads():
@@ -313,6 +334,7 @@ def _solve_linear(xbar, v, rtol, max_iter, keep_nodes, prep=None):
         K._solve_linear_chunk, v.shape[0],
         lambda lo, hi: (prep.g, prep.row_c, prep.col_c, xbar.r_row, xbar.r_col, *prep.term_g,
                         *prep.bias, prep.input_code, v, rtol, max_iter, lo, hi, *outs),
+        work_per_item=xbar.conductance.size,
     )
     return o
 
