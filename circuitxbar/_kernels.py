@@ -349,13 +349,13 @@ def _col_back_rows(col_c, row_c, sc, inj, v_bottom, v_left, v_right, out, vc_out
             for r in range(nb):
                 i = i_hi - r
                 w = w_row[i]
-                q0 = p[i, 0] - out[i, 0]
-                out[i, 0] = q0
-                lane[0] += g[i, 0] * p[i, 0] * q0
+                # two loops: one that reads back what it just wrote (q[j - 1]) cannot vectorise
+                for j in range(n_cols):
+                    out[i, j] = p[i, j] - out[i, j]
+                lane[0] += g[i, 0] * p[i, 0] * out[i, 0]
                 for j in range(1, n_cols):
-                    qj = p[i, j] - out[i, j]
-                    out[i, j] = qj
-                    lane[j] += g[i, j] * p[i, j] * qj + w * (p[i, j] - p[i, j - 1]) * (qj - out[i, j - 1])
+                    lane[j] += g[i, j] * p[i, j] * out[i, j] + w * (p[i, j] - p[i, j - 1]) * (
+                        out[i, j] - out[i, j - 1])
                 if g_left[i] < INF:
                     acc += g_left[i] * p[i, 0] * out[i, 0]
                 if g_right[i] < INF:
@@ -467,16 +467,15 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
         acc = 0.0
         for i in range(n_rows):
             w = w_row[i]
-            x[i, 0] += a * pdir[i, 0]
-            z0 = z[i, 0] - a * q[i, 0]
-            z[i, 0] = z0
-            lane[0] += g[i, 0] * z0 * z0
-            for j in range(1, n_cols):
+            # update, then the energy terms in a second loop (see _col_back_rows: a loop that
+            # reads back z[i, j - 1] just written cannot vectorise)
+            for j in range(n_cols):
                 x[i, j] += a * pdir[i, j]
-                zj = z[i, j] - a * q[i, j]
-                z[i, j] = zj
-                dz = zj - z[i, j - 1]
-                lane[j] += g[i, j] * zj * zj + w * dz * dz
+                z[i, j] -= a * q[i, j]
+            lane[0] += g[i, 0] * z[i, 0] * z[i, 0]
+            for j in range(1, n_cols):
+                dz = z[i, j] - z[i, j - 1]
+                lane[j] += g[i, j] * z[i, j] * z[i, j] + w * dz * dz
             if g_left[i] < INF:
                 acc += g_left[i] * z[i, 0] * z[i, 0]
             if g_right[i] < INF:
