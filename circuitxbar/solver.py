@@ -138,7 +138,6 @@ class _Prepared:
     term_g: tuple  # left, right, top, bottom terminal conductances [S]
     bias: tuple  # left, right, top, bottom source voltages [V]
     input_code: int
-    output_code: int
 
 
 def _prepare(xbar: Crossbar) -> _Prepared:
@@ -158,7 +157,7 @@ def _prepare(xbar: Crossbar) -> _Prepared:
     K._factor_all(g_cells, xbar.r_row, xbar.r_col, *term_g, row_c, col_c, scratch)
     prep = _Prepared(
         g=g_cells, row_c=row_c, col_c=col_c, term_g=term_g, bias=bias,
-        input_code=END_NAMES.index(xbar.input_end), output_code=END_NAMES.index(xbar.output_end),
+        input_code=END_NAMES.index(xbar.input_end),
     )
     object.__setattr__(xbar, "_prepared", prep)
     return prep
@@ -325,8 +324,8 @@ def num_threads():
     return numba.config.NUMBA_NUM_THREADS
 
 
-def _solve_linear(xbar, v, rtol, max_iter, keep_nodes, prep=None):
-    prep = _prepare(xbar) if prep is None else prep
+def _solve_linear(xbar, v, rtol, max_iter, keep_nodes):
+    prep = _prepare(xbar)
     o = _alloc_outputs(xbar, v.shape[0], keep_nodes)
     outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
             o["powers"], o["iters"], o["resid"], o["kcl"])
@@ -339,15 +338,19 @@ def _solve_linear(xbar, v, rtol, max_iter, keep_nodes, prep=None):
     return o
 
 
+def _end_currents(o, end):
+    """The (batch, n) terminal currents of one end set from the kernels' outputs."""
+    return {"row_left": o["t_left"], "row_right": o["t_right"],
+            "col_top": o["t_top"], "col_bottom": o["t_bottom"]}[end]
+
+
 def _package(xbar, o, info, single):
-    terminals = {"row_left": o["t_left"], "row_right": o["t_right"],
-                 "col_top": o["t_top"], "col_bottom": o["t_bottom"]}
     keep = o["vr"].shape[0] > 0
     pick = (lambda a: a[0]) if single else (lambda a: a)
     nodes = (lambda a: pick(a) if keep else None)
     p = o["powers"]
     return SolveResult(
-        i_out=pick(terminals[xbar.output_end]),
+        i_out=pick(_end_currents(o, xbar.output_end)),
         v_row=nodes(o["vr"]), v_col=nodes(o["vc"]), i_device=nodes(o["idev"]),
         i_row_left=pick(o["t_left"]), i_row_right=pick(o["t_right"]),
         i_col_top=pick(o["t_top"]), i_col_bottom=pick(o["t_bottom"]),
@@ -387,7 +390,5 @@ def transfer_matrix(crossbar: Crossbar, *, rtol: float = DEFAULT_RTOL,
         xbar = Crossbar(**kw)
     out = _solve_linear(xbar, np.eye(xbar.n_inputs), rtol, max_iter, keep_nodes=False)
     _check_converged(out, rtol, kcl_tol, max_iter)
-    terminals = {"row_left": out["t_left"], "row_right": out["t_right"],
-                 "col_top": out["t_top"], "col_bottom": out["t_bottom"]}
-    t = terminals[xbar.output_end]  # (n_solved, n_read)
+    t = _end_currents(out, xbar.output_end)  # (n_solved, n_read)
     return np.ascontiguousarray(t if reverse else t.T)
