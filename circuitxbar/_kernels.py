@@ -425,6 +425,23 @@ def _apply_f(row_c, col_c, u, inj, v_left, v_right, v_top, v_bottom, out, vc_out
 
 
 @numba.njit(**JIT)
+def _col_voltages(col_c, vr, inj, v_top, v_bottom, vc):
+    """Column-node voltages vc (R, C) for row voltages vr: the column half of F only (no row
+    solves), forward elimination into vc and back-substitution in place."""
+    cbg, cbinj, cp, cas, cae, cbe = col_c
+    n_rows, n_cols = vr.shape
+    none = np.empty((0, 0))
+    _col_forward(col_c, vr, inj, v_top, vc, none, 0.0)
+    last = n_rows - 1
+    for j in range(n_cols):
+        vc[last, j] = cae[j] * vc[last, j] + cbe[j] * v_bottom[j]
+    for i in range(n_rows - 2, -1, -1):
+        for j in range(n_cols):
+            s = vc[i, j]
+            vc[i, j] = s + cp[i, j] * (vc[i + 1, j] - s)
+
+
+@numba.njit(**JIT)
 def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bottom,
          inj, x, warm, rtol, eta, max_iter, work):
     """CG on the row voltages x (R, C), in place. Returns (iterations, relative residual).
@@ -698,7 +715,6 @@ def _solve_linear_chunk(
     work = _alloc_workspace(n_rows, n_cols)
     x = work[4]
     vc = np.empty((n_rows, n_cols))
-    fx = np.empty((n_rows, n_cols))
     idev = np.empty((n_rows, n_cols))
     for b in range(b_start, b_stop):
         vl, vrt, vt, vb = _end_voltages(b_left, b_right, b_top, b_bottom, v_in[b], input_code)
@@ -706,9 +722,8 @@ def _solve_linear_chunk(
         # would compile a second specialisation of _pcg next to the one Newton uses
         it, rel = _pcg(g, row_c, col_c, w_row, g_left, g_right, vl, vrt, vt, vb,
                        dummy, x, rtol < 0.0, rtol, 0.0, max_iter, work)
-        # column voltages consistent with the returned row voltages
-        _apply_f(row_c, col_c, x, dummy, vl, vrt, vt, vb, fx, vc, g, w_row, g_left, g_right,
-                 work)
+        # column voltages consistent with the returned row voltages (column chains only)
+        _col_voltages(col_c, x, dummy, vt, vb, vc)
         for i in range(n_rows):
             for j in range(n_cols):
                 idev[i, j] = g[i, j] * (x[i, j] - vc[i, j])

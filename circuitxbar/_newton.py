@@ -99,8 +99,7 @@ def _alloc_newton(n_rows, n_cols):
     factors = K._alloc_factors(n_rows, n_cols)
     return (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), factors[0], factors[1],
             factors[2], K._alloc_workspace(n_rows, n_cols), np.empty((n_rows, n_cols)),
-            np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
-            np.empty((n_rows, n_cols)))
+            np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)))
 
 
 @numba.njit(**JIT)
@@ -113,7 +112,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     1 device current not finite, 2 no convergence within max_newton, 3 not a descent direction.
     """
     n_rows, n_cols = gstate.shape
-    gd, inj, row_c, col_c, fscratch, work, fx, vr_new, vc_new, dr, dc = scratch
+    gd, inj, row_c, col_c, fscratch, work, vr_new, vc_new, dr, dc = scratch
     x = work[4]
     v_scale = 0.0
     for arr in (v_left, v_right, v_top, v_bottom):
@@ -142,8 +141,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                          v_bottom, inj, x, step > 0, rtol, 1e-4, max_iter, work)
         total_it += it
         K._copy(x, vr_new)
-        K._apply_f(row_c, col_c, x, inj, v_left, v_right, v_top, v_bottom, fx, vc_new, gd,
-                   w_row, g_left, g_right, work)
+        K._col_voltages(col_c, x, inj, v_top, v_bottom, vc_new)
         step_max = 0.0
         for i in range(n_rows):
             for j in range(n_cols):
