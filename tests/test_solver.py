@@ -9,7 +9,7 @@ import pytest
 
 import circuitxbar as cx
 from circuitxbar.errors import ConvergenceError, ValidationError
-from reference import reference_solve, reference_transfer_matrix
+from reference import ReferenceLinearSolver, reference_solve, reference_transfer_matrix
 from spice import require_ngspice, spice_solve
 
 FIELDS = ("i_out", "v_row", "v_col", "i_device", "i_row_left", "i_row_right", "i_col_top",
@@ -63,6 +63,17 @@ def test_hard_regime_256_matches_scipy():
     xbar = cx.Crossbar(g, 2.5, 2.5, 1.0, 1.0)
     assert xbar.ir_drop_number() > 10
     assert_matches_reference(xbar, rng.uniform(0, 0.2, (2, 256)))
+
+
+def test_hardest_regime_512_matches_superlu():
+    # N^2 r G = 65 (512x512, 2.5 ohm segments, cells to 1e-4 S): the performance issue's
+    # exactness bound, where CrossSim's damped fixed point needs dozens of restarts
+    rng = np.random.default_rng(71)
+    xbar = cx.Crossbar(rng.uniform(1e-5, 1e-4, (512, 512)), 2.5, 2.5)
+    assert xbar.ir_drop_number() > 60
+    v = rng.uniform(0, 0.2, (2, 512))
+    ref = ReferenceLinearSolver(xbar).solve(v)
+    assert rel_err(cx.solve(xbar, v, keep_nodes=False).i_out, ref.i_out) <= 1e-9
 
 
 def test_per_line_resistances_and_all_ends_driven():
