@@ -16,3 +16,17 @@ __all__ = [
     "ValidationError",
 ]
 __version__ = "0.1.0"
+
+
+def _guard_kernel_caches():
+    import os
+
+    from circuitxbar import _config
+    from circuitxbar.devices import kernels as _device_kernels
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    _config.drop_stale_caches((os.path.join(here, "_kernels.py"), os.path.join(here, "_newton.py"),
+                               _device_kernels.__file__))
+
+
+_guard_kernel_caches()

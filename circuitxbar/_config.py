@@ -6,6 +6,8 @@ zero-resistance wires, and the solver promises 1e-9 agreement, which reassociati
 ``CIRCUITXBAR_NO_CACHE=1`` where that directory is read-only.
 """
 
+import glob
+import hashlib
 import os
 
 CACHE = os.environ.get("CIRCUITXBAR_NO_CACHE", "") not in ("1", "true", "yes")
@@ -13,3 +15,43 @@ CACHE = os.environ.get("CIRCUITXBAR_NO_CACHE", "") not in ("1", "true", "yes")
 #: options of every kernel. nogil: batches run one chunk per Python thread in parallel
 #: (solver.run_chunked), which compiles far faster than ``parallel=True`` and ``prange``.
 JIT = dict(nogil=True, cache=CACHE, fastmath=False, error_model="numpy")
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def drop_stale_caches(sources, marker=None):
+    """Delete cached machine code when any kernel source changed since it was compiled.
+
+    Numba checks a cached function against its own source file only, but the machine code of a
+    kernel includes the kernels it calls from other modules: after an edit to ``_kernels.py``,
+    a cached ``_newton`` kernel would still run the old ``_kernels`` code (and crash when a
+    workspace layout changed). One digest over all kernel sources guards them together.
+    Called from ``circuitxbar/__init__.py`` before any kernel runs (Numba loads caches lazily).
+    """
+    if not CACHE:
+        return
+    paths = sorted({os.path.realpath(p) for p in sources if os.path.exists(p)})
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as fh:
+            digest.update(fh.read())
+    stamp = digest.hexdigest()
+    if marker is None:
+        marker = os.path.join(_HERE, "__pycache__", "kernel_sources.sha256")
+    try:
+        with open(marker) as fh:
+            if fh.read().strip() == stamp:
+                return
+    except OSError:
+        pass
+    try:
+        for path in paths:
+            cache_dir = os.path.join(os.path.dirname(path), "__pycache__")
+            for f in glob.glob(os.path.join(cache_dir, "*.nbi")) + glob.glob(
+                    os.path.join(cache_dir, "*.nbc")):
+                os.remove(f)
+        os.makedirs(os.path.dirname(marker), exist_ok=True)
+        with open(marker, "w") as fh:
+            fh.write(stamp)
+    except OSError:
+        pass  # read-only install: nothing can be written there, so nothing stale was either
