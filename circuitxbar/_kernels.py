@@ -405,8 +405,8 @@ def _energy(x, y, g, w_row, g_left, g_right, lane):
 
 @numba.njit(**JIT)
 def _alloc_workspace(n_rows, n_cols):
-    """Scratch of one CG solve: (unused), z, p, q, x (R, C); lane (C,); vbuf, sbuf (4, C)."""
-    return (np.empty((0, 0)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
+    """Scratch of one CG solve: z, p, q, x (R, C); lane (C,); vbuf, sbuf (4, C)."""
+    return (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
             np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty(n_cols),
             np.empty((4, n_cols)), np.empty((4, n_cols)))
 
@@ -415,7 +415,7 @@ def _alloc_workspace(n_rows, n_cols):
 def _apply_f(row_c, col_c, u, inj, v_left, v_right, v_top, v_bottom, out, vc_out, g, w_row,
              g_left, g_right, work):
     """out = F(u): column chains solved for row voltages u (R, C), then the row chains."""
-    sc, z, pdir, q, x, lane, vbuf, sbuf = work
+    z, pdir, q, x, lane, vbuf, sbuf = work
     none = np.empty((0, 0))
     # out doubles as the forward-elimination scratch: _col_back_rows reads each row of it
     # before writing that row, and one array less keeps more of the solve in cache
@@ -452,7 +452,7 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
     stops when it is below rtol or below eta times its starting value (inexact Newton).
     """
     n_rows, n_cols = g.shape
-    sc, z, pdir, q, _x, lane, vbuf, sbuf = work
+    z, pdir, q, _x, lane, vbuf, sbuf = work
     zr = np.zeros(n_rows)
     zc = np.zeros(n_cols)
     dummy = np.empty((0, 0))
@@ -713,7 +713,7 @@ def _solve_linear_chunk(
     w_col = _wire_conductance(r_col)
     dummy = np.empty((0, 0))
     work = _alloc_workspace(n_rows, n_cols)
-    x = work[4]
+    x = work[3]
     vc = np.empty((n_rows, n_cols))
     idev = np.empty((n_rows, n_cols))
     for b in range(b_start, b_stop):

@@ -113,7 +113,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     """
     n_rows, n_cols = gstate.shape
     gd, inj, row_c, col_c, fscratch, work, vr_new, vc_new, dr, dc = scratch
-    x = work[4]
+    x = work[3]
     v_scale = 0.0
     for arr in (v_left, v_right, v_top, v_bottom):
         for k in range(arr.size):
@@ -275,16 +275,13 @@ STATUS_TEXT = {
 def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, max_newton=50):
     """Newton solve of a crossbar with a nonlinear device model; see ``solver.solve``."""
     from circuitxbar.errors import ConvergenceError
-    from circuitxbar.solver import (_alloc_outputs, _check_no_shorts, _terminal_conductance,
-                                    run_chunked)
+    from circuitxbar.solver import _alloc_outputs, _terminals, run_chunked
     from circuitxbar.crossbar import END_NAMES
 
-    _check_no_shorts(xbar)
+    term_g, bias = _terminals(xbar)
     code, params, table = xbar.device.packed()
     params = np.ascontiguousarray(params, dtype=np.float64)
     table = np.ascontiguousarray(np.atleast_2d(table), dtype=np.float64)
-    term_g = tuple(_terminal_conductance(xbar.end_resistance(e)) for e in END_NAMES)
-    bias = tuple(np.ascontiguousarray(xbar.end_voltage(e), dtype=np.float64) for e in END_NAMES)
     o = _alloc_outputs(xbar, v.shape[0], keep_nodes)
     status = np.zeros(v.shape[0], np.int64)
     gate = xbar.gate.astype(np.float64)

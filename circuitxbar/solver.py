@@ -140,19 +140,26 @@ class _Prepared:
     input_code: int
 
 
+def _terminals(xbar: Crossbar):
+    """Checked terminals in kernel form: conductances [S] (inf ideal, 0 open) and source
+    voltages [V] of the four end sets, in END_NAMES order."""
+    _check_no_shorts(xbar)
+    term_g = tuple(_terminal_conductance(xbar.end_resistance(e)) for e in END_NAMES)
+    bias = tuple(np.ascontiguousarray(xbar.end_voltage(e), dtype=np.float64) for e in END_NAMES)
+    return term_g, bias
+
+
 def _prepare(xbar: Crossbar) -> _Prepared:
     """Factorised chains of a linear crossbar, computed once and kept on the (immutable)
     Crossbar: every later solve or transfer matrix of the same array reuses it."""
     cached = xbar.__dict__.get("_prepared")
     if cached is not None:
         return cached
-    _check_no_shorts(xbar)
     n_rows, n_cols = xbar.shape
     g_cells = np.ascontiguousarray(
         xbar.device.effective_conductance(xbar.conductance, xbar.gate), dtype=np.float64
     )
-    term_g = tuple(_terminal_conductance(xbar.end_resistance(e)) for e in END_NAMES)
-    bias = tuple(np.ascontiguousarray(xbar.end_voltage(e), dtype=np.float64) for e in END_NAMES)
+    term_g, bias = _terminals(xbar)
     row_c, col_c, scratch = K._alloc_factors(n_rows, n_cols)
     K._factor_all(g_cells, xbar.r_row, xbar.r_col, *term_g, row_c, col_c, scratch)
     prep = _Prepared(
