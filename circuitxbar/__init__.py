@@ -25,8 +25,9 @@ def _guard_kernel_caches():
     from circuitxbar.devices import kernels as _device_kernels
 
     here = os.path.dirname(os.path.abspath(__file__))
+    # _config.py is included because Numba's cache key ignores the compile flags set there
     _config.drop_stale_caches((os.path.join(here, "_kernels.py"), os.path.join(here, "_newton.py"),
-                               _device_kernels.__file__))
+                               os.path.join(here, "_config.py"), _device_kernels.__file__))
 
 
 _guard_kernel_caches()
