@@ -258,9 +258,10 @@ def _row_sweep(row_c, i, vcol, inj, v_left, v_right, out, srow):
 
 
 @numba.njit(**JIT)
-def _row_sweep4(row_c, i, vbuf, v_left, v_right, out, sbuf):
-    """Rows i, i-1, i-2, i-3 at once (no injection): four independent recurrences interleaved
-    so the processor overlaps their latencies. vbuf[r] holds row i-r's shunt potentials.
+def _row_sweep4(row_c, i, vbuf, inj, v_left, v_right, out, sbuf):
+    """Rows i, i-1, i-2, i-3 at once: four independent recurrences interleaved so the
+    processor overlaps their latencies. vbuf[r] holds row i-r's shunt potentials; inj, if not
+    empty, the cells' injected currents (Newton), which enter as an extra drive per node.
 
     Each step is written as (1 - b) s + (b u): the products off the recurrence are computed
     ahead, leaving one fused multiply-add on the dependency chain (the form s + b (u - s) puts a
@@ -272,23 +273,43 @@ def _row_sweep4(row_c, i, vbuf, v_left, v_right, out, sbuf):
     s1 = ras[i1] * v_left[i1] + rbg[i1, 0] * vbuf[1, 0]
     s2 = ras[i2] * v_left[i2] + rbg[i2, 0] * vbuf[2, 0]
     s3 = ras[i3] * v_left[i3] + rbg[i3, 0] * vbuf[3, 0]
+    if inj.shape[0] > 0:
+        s0 -= rbinj[i0, 0] * inj[i0, 0]
+        s1 -= rbinj[i1, 0] * inj[i1, 0]
+        s2 -= rbinj[i2, 0] * inj[i2, 0]
+        s3 -= rbinj[i3, 0] * inj[i3, 0]
     sbuf[0, 0] = s0
     sbuf[1, 0] = s1
     sbuf[2, 0] = s2
     sbuf[3, 0] = s3
-    for j in range(1, n_cols):
-        b0 = rbg[i0, j]
-        b1 = rbg[i1, j]
-        b2 = rbg[i2, j]
-        b3 = rbg[i3, j]
-        s0 = (1.0 - b0) * s0 + b0 * vbuf[0, j]
-        s1 = (1.0 - b1) * s1 + b1 * vbuf[1, j]
-        s2 = (1.0 - b2) * s2 + b2 * vbuf[2, j]
-        s3 = (1.0 - b3) * s3 + b3 * vbuf[3, j]
-        sbuf[0, j] = s0
-        sbuf[1, j] = s1
-        sbuf[2, j] = s2
-        sbuf[3, j] = s3
+    if inj.shape[0] > 0:
+        for j in range(1, n_cols):
+            b0 = rbg[i0, j]
+            b1 = rbg[i1, j]
+            b2 = rbg[i2, j]
+            b3 = rbg[i3, j]
+            s0 = (1.0 - b0) * s0 + (b0 * vbuf[0, j] - rbinj[i0, j] * inj[i0, j])
+            s1 = (1.0 - b1) * s1 + (b1 * vbuf[1, j] - rbinj[i1, j] * inj[i1, j])
+            s2 = (1.0 - b2) * s2 + (b2 * vbuf[2, j] - rbinj[i2, j] * inj[i2, j])
+            s3 = (1.0 - b3) * s3 + (b3 * vbuf[3, j] - rbinj[i3, j] * inj[i3, j])
+            sbuf[0, j] = s0
+            sbuf[1, j] = s1
+            sbuf[2, j] = s2
+            sbuf[3, j] = s3
+    else:
+        for j in range(1, n_cols):
+            b0 = rbg[i0, j]
+            b1 = rbg[i1, j]
+            b2 = rbg[i2, j]
+            b3 = rbg[i3, j]
+            s0 = (1.0 - b0) * s0 + b0 * vbuf[0, j]
+            s1 = (1.0 - b1) * s1 + b1 * vbuf[1, j]
+            s2 = (1.0 - b2) * s2 + b2 * vbuf[2, j]
+            s3 = (1.0 - b3) * s3 + b3 * vbuf[3, j]
+            sbuf[0, j] = s0
+            sbuf[1, j] = s1
+            sbuf[2, j] = s2
+            sbuf[3, j] = s3
     v0 = rae[i0] * s0 + rbe[i0] * v_right[i0]
     v1 = rae[i1] * s1 + rbe[i1] * v_right[i1]
     v2 = rae[i2] * s2 + rbe[i2] * v_right[i2]
@@ -327,7 +348,6 @@ def _col_back_rows(col_c, row_c, sc, inj, v_bottom, v_left, v_right, out, vc_out
     n_rows, n_cols = sc.shape
     mode = 1 if p.shape[0] > 0 else 0
     keep_vc = vc_out.shape[0] > 0
-    has_inj = inj.shape[0] > 0
     acc = 0.0
     if mode == 1:
         for j in range(n_cols):
@@ -348,8 +368,8 @@ def _col_back_rows(col_c, row_c, sc, inj, v_bottom, v_left, v_right, out, vc_out
             if keep_vc:
                 for j in range(n_cols):
                     vc_out[i, j] = vbuf[r, j]
-        if nb == 4 and not has_inj:
-            _row_sweep4(row_c, i_hi, vbuf, v_left, v_right, out, sbuf)
+        if nb == 4:
+            _row_sweep4(row_c, i_hi, vbuf, inj, v_left, v_right, out, sbuf)
         else:
             for r in range(nb):
                 _row_sweep(row_c, i_hi - r, vbuf[r], inj, v_left, v_right, out, sbuf[0])
@@ -458,7 +478,7 @@ def _rows_at_zero(row_c, v_left, v_right, out, vbuf, sbuf):
     none = np.empty((0, 0))
     i_hi = n_rows - 1
     while i_hi >= 3:
-        _row_sweep4(row_c, i_hi, vbuf, v_left, v_right, out, sbuf)
+        _row_sweep4(row_c, i_hi, vbuf, none, v_left, v_right, out, sbuf)
         i_hi -= 4
     for i in range(i_hi, -1, -1):
         _row_sweep(row_c, i, vbuf[0], none, v_left, v_right, out, sbuf[0])

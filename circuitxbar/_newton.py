@@ -103,10 +103,38 @@ def _alloc_newton(n_rows, n_cols):
 
 
 @numba.njit(**JIT)
+def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right, g_top,
+               g_bottom):
+    """Device currents and conductances at zero bias and that network's chain factors:
+    (idev0, gd0, row factors, column factors, all finite). Input-independent, so computed once
+    per batch chunk rather than once per input."""
+    n_rows, n_cols = gstate.shape
+    idev0 = np.empty((n_rows, n_cols))
+    gd0 = np.empty((n_rows, n_cols))
+    if code == SINH:
+        # sinh gives no current at zero bias and its small-signal conductance is g: no exp
+        K._fill(idev0, 0.0)
+        K._copy(gstate, gd0)
+        finite = True
+    else:
+        zero = np.zeros((n_rows, n_cols))
+        _s, finite = _device_slope(code, params, table, gstate, gate, zero, zero, zero, zero,
+                                   0.0, idev0, gd0)
+    row_c, col_c, fscratch = K._alloc_factors(n_rows, n_cols)
+    if finite:
+        K._factor_all(gd0, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c,
+                      fscratch)
+    return idev0, gd0, row_c, col_c, finite
+
+
+@numba.njit(**JIT)
 def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 g_left, g_right, g_top, g_bottom, v_left, v_right, v_top, v_bottom,
-                rtol, newton_tol, max_iter, max_newton, vr, vc, idev, scratch):
+                rtol, newton_tol, max_iter, max_newton, vr, vc, idev, scratch, zero_bias):
     """Solve one input. vr, vc, idev (R, C) receive the solution; scratch from _alloc_newton.
+
+    zero_bias (from _zero_bias): the devices linearised at zero bias and that network
+    factorised, the same for every input, so the first step of each input reuses them.
 
     Returns (cg iterations, newton steps, last CG residual, status): status 0 converged,
     1 device current not finite, 2 no convergence within max_newton, 3 not a descent direction.
@@ -124,24 +152,37 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     K._fill(vc, 0.0)
     K._fill(dr, 0.0)
     K._fill(dc, 0.0)
-    _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, 0.0, idev, gd)
-    if not finite:
+    idev0, gd0, row_c0, col_c0, finite0 = zero_bias
+    if not finite0:
         return 0, 0, 0.0, 1
+    K._copy(idev0, idev)
+    K._copy(gd0, gd)
+    none = np.empty((0, 0))
     total_it = 0
     rel = 0.0
     prev_step = 0.0
     for step in range(max_newton + 1):
         # linearise: I(v) ~ gd v + inj
+        any_inj = False
         for i in range(n_rows):
             for j in range(n_cols):
                 inj[i, j] = idev[i, j] - gd[i, j] * (vr[i, j] - vc[i, j])
-        K._factor_all(gd, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c, fscratch)
+                any_inj = any_inj or inj[i, j] != 0.0
+        # no injected current (the first step of a device with I(0) = 0): the kernels' faster
+        # source-free paths give the same numbers
+        inj_k = inj if any_inj else none
+        if step == 0:
+            rc, cc = row_c0, col_c0
+        else:
+            K._factor_all(gd, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c,
+                          fscratch)
+            rc, cc = row_c, col_c
         K._copy(vr, x)
-        it, rel = K._pcg(gd, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top,
-                         v_bottom, inj, x, step > 0, rtol, 1e-4, max_iter, work)
+        it, rel = K._pcg(gd, rc, cc, w_row, g_left, g_right, v_left, v_right, v_top,
+                         v_bottom, inj_k, x, step > 0, rtol, 1e-4, max_iter, work)
         total_it += it
         K._copy(x, vr_new)
-        K._col_voltages(col_c, x, inj, v_top, v_bottom, vc_new)
+        K._col_voltages(cc, x, inj_k, v_top, v_bottom, vc_new)
         step_max = 0.0
         for i in range(n_rows):
             for j in range(n_cols):
@@ -235,6 +276,8 @@ def _solve_nonlinear_chunk(
     w_row = K._wire_conductance(r_row)
     w_col = K._wire_conductance(r_col)
     scratch = _alloc_newton(n_rows, n_cols)
+    zero_bias = _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
+                           g_top, g_bottom)
     vr = np.empty((n_rows, n_cols))
     vc = np.empty((n_rows, n_cols))
     idev = np.empty((n_rows, n_cols))
@@ -245,7 +288,7 @@ def _solve_nonlinear_chunk(
         it, nsteps, rel, st = _newton_one(
             code, params, table, gstate, gate, r_row, r_col, w_row, w_col, g_left, g_right,
             g_top, g_bottom, vl, vrt, vt, vb, rtol, newton_tol, max_iter, max_newton, vr, vc, idev,
-            scratch)
+            scratch, zero_bias)
         # device currents at the returned voltages (not at the last trial point)
         _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, zero, zero, 0.0,
                                    idev, gd)
