@@ -27,7 +27,8 @@ def _guard_kernel_caches():
     here = os.path.dirname(os.path.abspath(__file__))
     # _config.py is included because Numba's cache key ignores the compile flags set there
     _config.drop_stale_caches((os.path.join(here, "_kernels.py"), os.path.join(here, "_newton.py"),
-                               os.path.join(here, "_config.py"), _device_kernels.__file__))
+                               os.path.join(here, "_config.py"), os.path.join(here, "_reduce.py"),
+                               os.path.join(here, "_lapack.py"), _device_kernels.__file__))
 
 
 _guard_kernel_caches()

@@ -15,6 +15,7 @@ import numba
 import numpy as np
 
 from circuitxbar import _kernels as K
+from circuitxbar import _transfer
 from circuitxbar.crossbar import END_NAMES, Crossbar
 from circuitxbar.errors import ConvergenceError, ValidationError
 
@@ -366,16 +367,39 @@ def _package(xbar, o, info, single):
     )
 
 
-def transfer_matrix(crossbar: Crossbar, *, rtol: float = DEFAULT_RTOL,
-                    kcl_tol: float = DEFAULT_KCL_TOL, max_iter: int | None = None) -> np.ndarray:
+#: transfer_matrix methods: "auto" (direct where it applies, checked; CG otherwise or when
+#: the check fails), "direct" (checked; raises if it cannot be used or fails), "cg"
+TRANSFER_METHODS = ("auto", "direct", "cg")
+
+
+def transfer_matrix(crossbar: Crossbar, *, method: str = "auto", rtol: float = DEFAULT_RTOL,
+                    kcl_tol: float = DEFAULT_KCL_TOL, max_iter: int | None = None,
+                    seed: int = 0) -> np.ndarray:
     """Effective conductance matrix T [S], shape (n_out, n_in), with ``i_out = T @ v_in``.
 
     Exact for linear devices, every wire and terminal resistance included: after it, any
     number of inputs costs one matrix product. The array must carry no bias voltage on its
     non-input ends (the response would then be affine, not linear).
+
+    Parameters
+    ----------
+    method : {"auto", "direct", "cg"}
+        ``"direct"``: nested-dissection Kron reduction of the array onto its ends (about
+        62 N^3 flops, mostly BLAS; needs R, C >= 2 and every wire segment > 0 ohm).
+        ``"cg"``: one conjugate-gradient solve per input (or per output, whichever side is
+        smaller, by reciprocity). ``"auto"``: direct where it applies, else CG.
+        A direct T is always checked against one full CG solve of a random input: its
+        prediction must agree within ``kcl_tol`` of the largest output current. If not,
+        ``"auto"`` falls back to CG and ``"direct"`` raises ConvergenceError.
+    rtol, kcl_tol, max_iter
+        As in :func:`solve`, for the CG solves (and the check).
+    seed : int
+        Seed of the check's random input.
     """
     if not isinstance(crossbar, Crossbar):
         raise ValidationError(f"crossbar must be a circuitxbar.Crossbar, got {type(crossbar).__name__}")
+    if method not in TRANSFER_METHODS:
+        raise ValidationError(f"method={method!r} is not one of {TRANSFER_METHODS}")
     if not crossbar.is_linear:
         raise ValidationError(
             f"transfer_matrix needs a linear device model; {type(crossbar.device).__name__} is "
@@ -387,6 +411,47 @@ def transfer_matrix(crossbar: Crossbar, *, rtol: float = DEFAULT_RTOL,
             "offset is affine; set those v_* to 0 for transfer_matrix or use solve()"
         )
     max_iter = _default_max_iter(crossbar) if max_iter is None else int(max_iter)
+    if method != "cg":
+        why_not = _transfer.applicable(crossbar)
+        if why_not is not None and method == "direct":
+            raise ValidationError(f"method='direct' cannot be used for this crossbar: {why_not}; "
+                                  f"use method='cg' or 'auto'")
+        if why_not is None:
+            t = _direct_checked(crossbar, method, rtol, kcl_tol, max_iter, seed)
+            if t is not None:
+                return t
+    return _transfer_matrix_cg(crossbar, rtol, kcl_tol, max_iter)
+
+
+def _direct_checked(xbar, method, rtol, kcl_tol, max_iter, seed):
+    """Direct T, or None (auto only) when it fails its check against a full solve."""
+    prep = _prepare(xbar)
+    output_code = END_NAMES.index(xbar.output_end)
+    executor = _executor(num_threads()) if num_threads() > 1 else None
+    try:
+        t = _transfer.transfer_matrix_direct(prep.g, xbar.r_row, xbar.r_col, prep.term_g,
+                                             prep.input_code, output_code, executor)
+        finite = bool(np.isfinite(t).all())
+    except np.linalg.LinAlgError:
+        t, finite = None, False
+    # run after, not beside, the reduction: on 2 cores a third thread slowed it by 10-15%
+    v = np.random.default_rng(seed).standard_normal(xbar.n_inputs)
+    ref = solve(xbar, v, rtol=rtol, kcl_tol=kcl_tol, max_iter=max_iter, keep_nodes=False).i_out
+    scale = float(np.abs(ref).max())
+    err = float(np.abs(t @ v - ref).max()) / scale if finite and scale > 0 else (
+        0.0 if finite else np.inf)
+    if err <= kcl_tol:
+        return np.ascontiguousarray(t)
+    if method == "direct":
+        raise ConvergenceError(
+            f"direct transfer matrix disagrees with a full solve by {err:.3g} of the largest "
+            f"output current (allowed {kcl_tol:.3g}); use method='cg' for this array",
+            residual=err, iterations=0, tolerance=kcl_tol)
+    return None
+
+
+def _transfer_matrix_cg(crossbar, rtol, kcl_tol, max_iter):
+    """One CG solve per input (per output when that side is smaller)."""
     # Reciprocity: a linear resistive network has a symmetric short-circuit admittance matrix,
     # so driving the outputs and reading the inputs gives T transposed. Solve the smaller side.
     reverse = crossbar.n_outputs < crossbar.n_inputs

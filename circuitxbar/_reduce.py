@@ -1,0 +1,353 @@
+"""Direct transfer matrix by nested-dissection Kron reduction of the array onto its ends.
+
+A block of cross-points is described by the conductance (Laplacian) matrix it presents at its
+boundary nodes once every inner node is eliminated: a Kron reduction, i.e. a Schur complement.
+Blocks are split in halves recursively, longer side first; two halves are merged by adding
+their boundary matrices on the nodes they share (one line of nodes) and eliminating those.
+The array's own boundary matrix (its 2R + 2C end nodes) then gives the transfer matrix with a
+dense solve for the terminals. Work grows like N^3 (about 62 N^3 flops, mostly in matrix
+products), against N^3 times the CG iteration count for N separate solves.
+
+Accuracy: the matrices are Laplacians of resistor networks (no ground inside the array), so
+every off-diagonal entry is <= 0, every row sums to zero, and eliminating a node only adds
+products of same-sign entries to the off-diagonals. The diagonal is never updated by
+subtraction: it is recomputed as minus the sum of the row's off-diagonal entries (the
+Grassmann-Taksar-Heyman rule). Small eliminations are done node by node that way, entirely
+free of cancellation; large ones use LAPACK/BLAS for the off-diagonals. The public wrapper
+still checks the result against one full iterative solve.
+
+Block boundary convention (so that two halves share exactly one line of nodes): a block
+owns its cross-points (row and column node each) and, when a neighbour lies to its right or
+below, the wire segment that leads into the neighbour's first node; that neighbour node is the
+block's right (bottom) boundary node. Boundary order: left rows, right rows, top columns,
+bottom columns.
+"""
+
+import numba
+import numpy as np
+
+from circuitxbar import _lapack
+from circuitxbar._config import JIT
+
+#: eliminations of at most this many nodes run as node-by-node loops (cancellation-free, no
+#: LAPACK call overhead); larger ones use LAPACK and BLAS
+SMALL = 8
+
+
+@numba.njit(**JIT)
+def _gth_eliminate(y, nb):
+    """Eliminate nodes nb..n-1 of Laplacian y (n, n) in place, last first, and return the
+    leading (nb, nb) Schur complement. Off-diagonals only ever gain same-sign products, the
+    pivot is the sum of the node's remaining off-diagonal magnitudes."""
+    n = y.shape[0]
+    for k in range(n - 1, nb - 1, -1):
+        d = 0.0
+        for j in range(k):
+            d -= y[k, j]
+        if d <= 0.0:  # isolated node: nothing flows through it
+            continue
+        inv = 1.0 / d
+        for a in range(k):
+            f = y[a, k] * inv
+            if f != 0.0:
+                # the diagonal entries get this update too, harmlessly: they are never read
+                # here (pivots use off-diagonals) and are recomputed at the end; without the
+                # test for it the loop vectorises
+                for b in range(k):
+                    y[a, b] -= f * y[k, b]
+    s = np.empty((nb, nb))
+    for a in range(nb):
+        for b in range(nb):
+            s[a, b] = y[a, b]
+    _upper_laplacian(s)  # symmetric up to rounding (products taken in another order)
+    return s
+
+
+@numba.njit(**JIT)
+def _laplacian_diagonal(s):
+    """Symmetrise the off-diagonals (average) and set the Laplacian diagonal."""
+    n = s.shape[0]
+    for a in range(n):
+        for b in range(a + 1, n):
+            v = 0.5 * (s[a, b] + s[b, a])
+            s[a, b] = v
+            s[b, a] = v
+    _set_diagonal(s)
+
+
+@numba.njit(**JIT)
+def _upper_laplacian(s):
+    """Mirror the upper triangle of s onto the lower and set the Laplacian diagonal."""
+    n = s.shape[0]
+    for a in range(n):
+        for b in range(a):
+            s[a, b] = s[b, a]
+    _set_diagonal(s)
+
+
+@numba.njit(**JIT)
+def _set_diagonal(s):
+    """Every diagonal entry := minus the sum of its row's off-diagonal entries (the GTH rule:
+    a row sum of a resistor network's Laplacian is zero, and this form has no cancellation)."""
+    n = s.shape[0]
+    for a in range(n):
+        t = 0.0
+        for b in range(n):
+            if b != a:
+                t -= s[a, b]
+        s[a, a] = t
+
+
+@numba.njit(**JIT)
+def _blas_eliminate(y, nb):
+    """_gth_eliminate for many nodes with LAPACK/BLAS: Cholesky of the shared block Y_ss = L L^T,
+    W = L^-1 Y_sb, S = Y_bb - W^T W (whose off-diagonals are sums of same-sign terms, as
+    Y_bs <= 0 and Y_ss^-1 Y_sb <= 0), then the Laplacian diagonal.
+
+    The arrays are C-ordered; LAPACK reads them as Fortran, i.e. transposed: Y_ss is symmetric,
+    and Y_bs in C order is Y_sb in Fortran order, so no transposes are needed."""
+    n = y.shape[0]
+    m = n - nb
+    yss = np.empty((m, m))
+    ybs = np.empty((nb, m))
+    s = np.empty((nb, nb))
+    for a in range(m):
+        for b in range(m):
+            yss[a, b] = y[nb + a, nb + b]
+    for a in range(nb):
+        for b in range(m):
+            ybs[a, b] = y[a, nb + b]
+        for b in range(nb):
+            s[a, b] = y[a, b]
+    info = _lapack.cholesky_lower(yss)
+    if info != 0:
+        # not positive definite (an isolated group of nodes): LU instead
+        x = np.linalg.solve(_copy_block(y, nb, n, nb, n), _copy_block(y, nb, n, 0, nb))
+        p = np.dot(_copy_block(y, 0, nb, nb, n), x)
+        for a in range(nb):
+            for b in range(nb):
+                s[a, b] = y[a, b] - p[a, b]
+        _laplacian_diagonal(s)
+        return s
+    _lapack.solve_lower(yss, ybs)
+    _lapack.syrk_update(ybs, s)  # upper triangle (C order) of s -= W^T W
+    _upper_laplacian(s)
+    return s
+
+
+@numba.njit(**JIT)
+def _copy_block(y, r0, r1, c0, c1):
+    out = np.empty((r1 - r0, c1 - c0))
+    for a in range(r1 - r0):
+        for b in range(c1 - c0):
+            out[a, b] = y[r0 + a, c0 + b]
+    return out
+
+
+@numba.njit(**JIT)
+def _eliminate(y, nb):
+    if y.shape[0] - nb <= SMALL:
+        return _gth_eliminate(y, nb)
+    return _blas_eliminate(y, nb)
+
+
+@numba.njit(**JIT)
+def _link(y, a, b, c):
+    """Add a conductance c between nodes a and b of Laplacian y."""
+    y[a, a] += c
+    y[b, b] += c
+    y[a, b] -= c
+    y[b, a] -= c
+
+
+@numba.njit(**JIT)
+def _sides(i0, i1, j0, j1, n_rows, n_cols, keep):
+    """Boundary sizes (left, right, top, bottom) of a block. A side inside the array is always
+    a boundary; a side on the array's edge only where keep (4,) says that edge is a port (an
+    edge whose terminals are all open is eliminated with the block's inner nodes)."""
+    h = i1 - i0
+    w = j1 - j0
+    n_l = h if (j0 > 0 or keep[0]) else 0
+    n_r = h if (j1 < n_cols or keep[1]) else 0
+    n_t = w if (i0 > 0 or keep[2]) else 0
+    n_b = w if (i1 < n_rows or keep[3]) else 0
+    return n_l, n_r, n_t, n_b
+
+
+@numba.njit(**JIT)
+def _leaf(g, wr, wc, i0, i1, j0, j1, keep):
+    """Boundary matrix of a small block (sides 2 or 3) from its full nodal matrix."""
+    n_rows, n_cols = g.shape
+    h = i1 - i0
+    w = j1 - j0
+    dang_r = j1 < n_cols
+    dang_b = i1 < n_rows
+    n_l, n_r, n_t, n_b = _sides(i0, i1, j0, j1, n_rows, n_cols, keep)
+    nb = n_l + n_r + n_t + n_b
+    n = 2 * h * w + (h if dang_r else 0) + (w if dang_b else 0)
+    # node numbers: boundary first (left, right, top, bottom), the inner nodes after
+    row_id = np.full((h, w + 1), -1, dtype=np.int64)
+    col_id = np.full((h + 1, w), -1, dtype=np.int64)
+    right = w if dang_r else w - 1
+    bottom = h if dang_b else h - 1
+    for a in range(h):
+        if n_l > 0:
+            row_id[a, 0] = a
+        if n_r > 0:
+            row_id[a, right] = n_l + a
+    for b in range(w):
+        if n_t > 0:
+            col_id[0, b] = n_l + n_r + b
+        if n_b > 0:
+            col_id[bottom, b] = n_l + n_r + n_t + b
+    nxt = nb
+    for a in range(h):
+        for b in range(w):
+            if row_id[a, b] < 0:
+                row_id[a, b] = nxt
+                nxt += 1
+            if col_id[a, b] < 0:
+                col_id[a, b] = nxt
+                nxt += 1
+    y = np.zeros((n, n))
+    for a in range(h):
+        for b in range(w):
+            _link(y, row_id[a, b], col_id[a, b], g[i0 + a, j0 + b])
+        for b in range(right):
+            _link(y, row_id[a, b], row_id[a, b + 1], wr[i0 + a])
+    for b in range(w):
+        for a in range(bottom):
+            _link(y, col_id[a, b], col_id[a + 1, b], wc[j0 + b])
+    return _eliminate(y, nb)
+
+
+@numba.njit(**JIT)
+def _scatter(y, part, index):
+    n = part.shape[0]
+    for a in range(n):
+        ia = index[a]
+        for b in range(n):
+            y[ia, index[b]] += part[a, b]
+
+
+@numba.njit(**JIT)
+def _merge_maps(i0, i1, j0, j1, n_rows, n_cols, keep):
+    """Where the boundary nodes of the two halves of block (i0, i1, j0, j1), as _split cuts
+    it, go in the merged matrix ordered [the block's boundary; the line of nodes the halves
+    share]. Returns (index of A's nodes, index of B's nodes, boundary size, shared count)."""
+    rows, mid = _split(i0, i1, j0, j1)
+    if rows:
+        a = _sides(i0, mid, j0, j1, n_rows, n_cols, keep)
+        b = _sides(mid, i1, j0, j1, n_rows, n_cols, keep)
+        m = j1 - j0
+    else:
+        a = _sides(i0, i1, j0, mid, n_rows, n_cols, keep)
+        b = _sides(i0, i1, mid, j1, n_rows, n_cols, keep)
+        m = i1 - i0
+    p = _sides(i0, i1, j0, j1, n_rows, n_cols, keep)
+    nb = p[0] + p[1] + p[2] + p[3]
+    ia = np.empty(a[0] + a[1] + a[2] + a[3], dtype=np.int64)
+    ib = np.empty(b[0] + b[1] + b[2] + b[3], dtype=np.int64)
+    # side offsets in the parent (left, right, top, bottom)
+    o_l, o_r, o_t, o_b = 0, p[0], p[0] + p[1], p[0] + p[1] + p[2]
+    if rows:  # A above B: A.bottom = B.top shared; left/right stack A then B
+        _fill_side(ia, 0, a[0], o_l)
+        _fill_side(ia, a[0], a[1], o_r)
+        _fill_side(ia, a[0] + a[1], a[2], o_t)
+        _fill_side(ia, a[0] + a[1] + a[2], a[3], nb)
+        _fill_side(ib, 0, b[0], o_l + a[0])
+        _fill_side(ib, b[0], b[1], o_r + a[1])
+        _fill_side(ib, b[0] + b[1], b[2], nb)
+        _fill_side(ib, b[0] + b[1] + b[2], b[3], o_b)
+    else:  # A left of B: A.right = B.left shared; top/bottom run A then B
+        _fill_side(ia, 0, a[0], o_l)
+        _fill_side(ia, a[0], a[1], nb)
+        _fill_side(ia, a[0] + a[1], a[2], o_t)
+        _fill_side(ia, a[0] + a[1] + a[2], a[3], o_b)
+        _fill_side(ib, 0, b[0], nb)
+        _fill_side(ib, b[0], b[1], o_r)
+        _fill_side(ib, b[0] + b[1], b[2], o_t + a[2])
+        _fill_side(ib, b[0] + b[1] + b[2], b[3], o_b + a[3])
+    return ia, ib, nb, m
+
+
+@numba.njit(**JIT)
+def merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep):
+    """Boundary matrix of block (i0, i1, j0, j1) from those of its two halves."""
+    ia, ib, nb, m = _merge_maps(i0, i1, j0, j1, n_rows, n_cols, keep)
+    if m > SMALL:
+        s, ok = _blas_merge(ya, yb, ia, ib, nb, m)
+        if ok:
+            return s
+    y = np.zeros((nb + m, nb + m))
+    _scatter(y, ya, ia)
+    _scatter(y, yb, ib)
+    return _eliminate(y, nb)
+
+
+@numba.njit(**JIT)
+def _scatter_blocks(part, index, nb, s, ybs, yss):
+    """_scatter into the three blocks (boundary-boundary, boundary-shared, shared-shared)."""
+    n = part.shape[0]
+    for a in range(n):
+        pa = index[a]
+        for b in range(n):
+            pb = index[b]
+            if pa < nb:
+                if pb < nb:
+                    s[pa, pb] += part[a, b]
+                else:
+                    ybs[pa, pb - nb] += part[a, b]
+            elif pb >= nb:
+                yss[pa - nb, pb - nb] += part[a, b]
+
+
+@numba.njit(**JIT)
+def _blas_merge(ya, yb, ia, ib, nb, m):
+    """merge with the shared nodes eliminated by Cholesky, triangular solve and rank-m update
+    (see _blas_eliminate), assembling the three blocks directly. Returns (matrix, ok); not ok
+    when the shared block is not positive definite (the caller then uses LU)."""
+    s = np.zeros((nb, nb))
+    ybs = np.zeros((nb, m))
+    yss = np.zeros((m, m))
+    _scatter_blocks(ya, ia, nb, s, ybs, yss)
+    _scatter_blocks(yb, ib, nb, s, ybs, yss)
+    if _lapack.cholesky_lower(yss) != 0:
+        return s, False
+    _lapack.solve_lower(yss, ybs)
+    _lapack.syrk_update(ybs, s)  # upper triangle (C order) of s -= W^T W
+    _upper_laplacian(s)
+    return s, True
+
+
+@numba.njit(**JIT)
+def _fill_side(index, start, count, target):
+    for k in range(count):
+        index[start + k] = target + k
+
+
+@numba.njit(**JIT)
+def _split(i0, i1, j0, j1):
+    """How a block is halved: (True, mid row) or (False, mid column); sides stay >= 2."""
+    h = i1 - i0
+    w = j1 - j0
+    if h >= w:
+        return True, i0 + h // 2
+    return False, j0 + w // 2
+
+
+@numba.njit(**JIT)
+def reduce_block(g, wr, wc, i0, i1, j0, j1, keep):
+    """Boundary matrix of block rows i0..i1-1, columns j0..j1-1 (sides >= 2). nogil: the
+    wrapper runs independent blocks on separate threads."""
+    if i1 - i0 < 4 and j1 - j0 < 4:
+        return _leaf(g, wr, wc, i0, i1, j0, j1, keep)
+    n_rows, n_cols = g.shape
+    rows, mid = _split(i0, i1, j0, j1)
+    if rows:
+        ya = reduce_block(g, wr, wc, i0, mid, j0, j1, keep)
+        yb = reduce_block(g, wr, wc, mid, i1, j0, j1, keep)
+    else:
+        ya = reduce_block(g, wr, wc, i0, i1, j0, mid, keep)
+        yb = reduce_block(g, wr, wc, i0, i1, mid, j1, keep)
+    return merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep)

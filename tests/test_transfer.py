@@ -1,0 +1,181 @@
+"""The direct transfer matrix (nested-dissection Kron reduction, ``_reduce``) against SuperLU,
+against the per-input CG method, and its check and fallback.
+
+Tolerance: 1e-9 of the largest entry, the solver issue's agreement; the measured agreement is
+about 1e-13 (printed by the hard-regime test on failure).
+"""
+
+import numpy as np
+import pytest
+
+import circuitxbar as cx
+from circuitxbar import _reduce, _transfer
+from circuitxbar.errors import ConvergenceError, ValidationError
+from reference import reference_transfer_matrix
+from test_solver import random_xbar, rel_err
+
+TERMINALS = ("r_source", "r_row_right", "r_col_top", "r_sense")  # END_NAMES order
+
+
+def varied_xbar(rng, n_rows, n_cols, **kw):
+    """Per-line wire resistances and a mix of ideal, resistive and open terminals."""
+    kw.setdefault("r_row", rng.uniform(0.2, 4.0, n_rows))
+    kw.setdefault("r_col", rng.uniform(0.2, 4.0, n_cols))
+    kw.setdefault("r_source", np.where(rng.random(n_rows) < 0.3, 0.0,
+                                       rng.uniform(1.0, 100.0, n_rows)))
+    kw.setdefault("r_sense", np.where(rng.random(n_cols) < 0.3, 0.0,
+                                      rng.uniform(1.0, 100.0, n_cols)))
+    kw.setdefault("r_row_right", np.where(rng.random(n_rows) < 0.5, np.inf,
+                                          rng.uniform(1.0, 1e3, n_rows)))
+    return random_xbar(rng, n_rows, n_cols, **kw)
+
+
+@pytest.mark.parametrize("shape", [(2, 2), (2, 3), (3, 7), (5, 5), (4, 17), (17, 4), (16, 16),
+                                   (33, 20), (64, 48)])
+def test_direct_matches_superlu(shape):
+    rng = np.random.default_rng(100 + sum(shape))
+    xbar = varied_xbar(rng, *shape)
+    t = cx.transfer_matrix(xbar, method="direct")
+    assert t.shape == (shape[1], shape[0])
+    assert rel_err(t, reference_transfer_matrix(xbar)) <= 1e-9
+
+
+@pytest.mark.parametrize("ends", [("row_left", "col_bottom"), ("row_left", "row_right"),
+                                  ("col_top", "row_left"), ("col_bottom", "col_top"),
+                                  ("row_right", "col_top"), ("col_top", "col_bottom")])
+def test_direct_any_input_and_output_ends(ends):
+    rng = np.random.default_rng(7)
+    resistances = {name: rng.uniform(0.0, 30.0, 12 if name in TERMINALS[:2] else 9)
+                   for name in TERMINALS}
+    xbar = random_xbar(rng, 12, 9, input_end=ends[0], output_end=ends[1], **resistances)
+    t = cx.transfer_matrix(xbar, method="direct")
+    assert rel_err(t, reference_transfer_matrix(xbar)) <= 1e-9
+
+
+def test_open_ends_are_eliminated_and_kept_ends_stay():
+    # default array: rows driven at the left, sensed at the bottom, the other ends open
+    rng = np.random.default_rng(3)
+    xbar = random_xbar(rng, 6, 5)
+    prep = cx.solver._prepare(xbar)
+    keep = _transfer.ports(prep.term_g, 0, 3)
+    assert keep.tolist() == [True, False, False, True]
+    y = _transfer.boundary_matrix(prep.g, xbar.r_row, xbar.r_col, keep)
+    assert y.shape == (6 + 5, 6 + 5)
+    # a resistor network's boundary matrix: symmetric, off-diagonals <= 0, rows sum to zero
+    np.testing.assert_array_equal(y, y.T)
+    assert (y - np.diag(np.diag(y)) <= 0).all()
+    assert np.abs(y.sum(axis=1)).max() <= 1e-12 * np.abs(y).max()
+
+
+def test_boundary_matrix_is_the_kron_reduction():
+    # independent reference: the full nodal Laplacian, Schur-complemented by dense algebra
+    rng = np.random.default_rng(4)
+    n_rows, n_cols = 5, 6
+    g = rng.uniform(1e-5, 1e-3, (n_rows, n_cols))
+    r_row, r_col = rng.uniform(0.5, 2.0, n_rows), rng.uniform(0.5, 2.0, n_cols)
+    keep = np.ones(4, dtype=bool)
+    y = _transfer.boundary_matrix(g, r_row, r_col, keep)
+
+    def row(i, j):
+        return i * n_cols + j
+
+    def col(i, j):
+        return n_rows * n_cols + i * n_cols + j
+
+    n = 2 * n_rows * n_cols
+    lap = np.zeros((n, n))
+
+    def link(a, b, c):
+        lap[a, a] += c
+        lap[b, b] += c
+        lap[a, b] -= c
+        lap[b, a] -= c
+
+    for i in range(n_rows):
+        for j in range(n_cols):
+            link(row(i, j), col(i, j), g[i, j])
+            if j + 1 < n_cols:
+                link(row(i, j), row(i, j + 1), 1 / r_row[i])
+            if i + 1 < n_rows:
+                link(col(i, j), col(i + 1, j), 1 / r_col[j])
+    ends = ([row(i, 0) for i in range(n_rows)] + [row(i, n_cols - 1) for i in range(n_rows)]
+            + [col(0, j) for j in range(n_cols)] + [col(n_rows - 1, j) for j in range(n_cols)])
+    inner = sorted(set(range(n)) - set(ends))
+    kron = lap[np.ix_(ends, ends)] - lap[np.ix_(ends, inner)] @ np.linalg.solve(
+        lap[np.ix_(inner, inner)], lap[np.ix_(inner, ends)])
+    assert np.abs(y - kron).max() <= 1e-12 * np.abs(kron).max()
+
+
+def test_hard_regime_512_direct_matches_cg_solves():
+    # N^2 r G_max = 66 (512x512, 2.5 ohm, 1e-4 S): T against full iterative solves
+    rng = np.random.default_rng(5)
+    xbar = cx.Crossbar(rng.uniform(1e-6, 1e-4, (512, 512)), 2.5, 2.5)
+    t = cx.transfer_matrix(xbar, method="direct")
+    v = rng.uniform(-0.3, 0.3, (4, 512))
+    err = rel_err(v @ t.T, cx.solve(xbar, v, keep_nodes=False).i_out)
+    assert err <= 1e-9, f"direct T against solve: {err:.3g}"
+
+
+@pytest.mark.parametrize("g_lo,g_hi,r_wire", [(1e-9, 1e-3, 1.0), (1e-6, 1e-4, 0.01),
+                                               (1e-4, 1e-2, 10.0)])
+def test_extreme_conductance_and_wire_ratios(g_lo, g_hi, r_wire):
+    rng = np.random.default_rng(6)
+    g = np.exp(rng.uniform(np.log(g_lo), np.log(g_hi), (40, 30)))
+    xbar = cx.Crossbar(g, r_wire, r_wire, r_source=rng.uniform(0, 5, 40))
+    t = cx.transfer_matrix(xbar, method="direct")
+    assert rel_err(t, reference_transfer_matrix(xbar)) <= 1e-9
+
+
+def test_methods_agree_and_validate():
+    rng = np.random.default_rng(8)
+    xbar = varied_xbar(rng, 20, 26)
+    direct = cx.transfer_matrix(xbar, method="direct")
+    iterative = cx.transfer_matrix(xbar, method="cg")
+    assert rel_err(direct, iterative) <= 1e-11
+    with pytest.raises(ValidationError, match="method='nested'"):
+        cx.transfer_matrix(xbar, method="nested")
+
+
+def test_direct_refuses_arrays_it_cannot_reduce_and_auto_falls_back():
+    rng = np.random.default_rng(9)
+    merged = random_xbar(rng, 8, 8, r_row=np.r_[0.0, np.ones(7)])
+    with pytest.raises(ValidationError, match="resistance > 0"):
+        cx.transfer_matrix(merged, method="direct")
+    assert rel_err(cx.transfer_matrix(merged), reference_transfer_matrix(merged)) <= 1e-9
+    single_row = random_xbar(rng, 1, 9)
+    with pytest.raises(ValidationError, match="2 rows"):
+        cx.transfer_matrix(single_row, method="direct")
+    assert rel_err(cx.transfer_matrix(single_row), reference_transfer_matrix(single_row)) <= 1e-9
+
+
+def test_a_wrong_direct_result_is_caught(monkeypatch):
+    # the check against a full solve is what guarantees the result: corrupt one entry
+    rng = np.random.default_rng(10)
+    xbar = random_xbar(rng, 10, 12)
+    good = reference_transfer_matrix(xbar)
+    real = _transfer.transfer_matrix_direct
+
+    def corrupted(*args, **kw):
+        t = real(*args, **kw)
+        t[3, 4] *= 1.0 + 1e-6
+        return t
+
+    monkeypatch.setattr(_transfer, "transfer_matrix_direct", corrupted)
+    with pytest.raises(ConvergenceError, match="disagrees with a full solve"):
+        cx.transfer_matrix(xbar, method="direct")
+    assert rel_err(cx.transfer_matrix(xbar, method="auto"), good) <= 1e-9
+
+
+def test_gth_elimination_matches_dense_schur():
+    # the node-by-node elimination against numpy on a random Laplacian
+    rng = np.random.default_rng(11)
+    n, nb = 14, 6
+    c = np.triu(rng.uniform(0, 1, (n, n)) * (rng.random((n, n)) < 0.5), 1)
+    c = c + c.T
+    lap = np.diag(c.sum(axis=1)) - c
+    ref = lap[:nb, :nb] - lap[:nb, nb:] @ np.linalg.solve(lap[nb:, nb:], lap[nb:, :nb])
+    got = _reduce._gth_eliminate(lap.copy(), nb)
+    assert np.abs(got - ref).max() <= 1e-13 * np.abs(ref).max()
+    got_blas = _reduce._blas_eliminate(lap.copy(), nb)
+    assert np.abs(got_blas - ref).max() <= 1e-13 * np.abs(ref).max()
+
