@@ -1,11 +1,10 @@
-"""Cholesky, triangular solve and symmetric rank-k update callable from Numba kernels.
+"""The Schur-complement update of a merge, through LAPACK and BLAS, callable from Numba.
 
-Numba offers ``np.linalg.solve`` and ``np.dot`` but no Cholesky-based elimination; SciPy's
-LAPACK and BLAS (``scipy.linalg.cython_lapack`` / ``cython_blas``) are reached through their
-C entry points, registered with LLVM under fixed names so that kernels using them stay
-cacheable (a ctypes function pointer would be a per-process constant and disable caching).
-Arrays are C-ordered and read by LAPACK as Fortran-ordered, i.e. transposed; every caller
-here works with symmetric matrices or wants that transpose. Pointers are passed as intp
+Numba offers no Cholesky-based elimination; SciPy's LAPACK and BLAS (``cython_lapack`` /
+``cython_blas``) are reached through their C entry points, registered with LLVM under fixed
+names so that the kernel using them stays cacheable (a ctypes function pointer would be a
+per-process constant and disable caching). One kernel holds all three calls: every compiled
+function costs a fraction of a second at first use. Pointers are passed as intp
 (pointer-sized integers: the same calling convention on every 64-bit platform Numba targets).
 """
 
@@ -29,54 +28,35 @@ _dsyrk = types.ExternalFunction("circuitxbar_dsyrk", types.void(*([_P] * 10)))
 
 
 @numba.njit(**JIT)
-def _args(m, n):
-    """Scalar arguments by reference: chars 'L', 'N', 'T'; ints m, n, info; doubles 1, -1."""
-    ch = np.empty(3, np.uint8)
-    ch[0] = ord("L")
-    ch[1] = ord("N")
-    ch[2] = ord("T")
-    iv = np.zeros(3, np.int32)
+def schur_update(yss, ybs, s):
+    """s -= Y_bs Y_ss^-1 Y_sb on the upper triangle of s (C order), in place, for C-ordered
+    yss (m, m) symmetric positive definite and ybs (nb, m); yss and ybs are overwritten.
+
+    LAPACK reads C-ordered arrays as Fortran-ordered, i.e. transposed: yss is symmetric, ybs
+    read so is Y_sb (m, nb), and the lower triangle LAPACK writes is the upper one in C order.
+    Cholesky Y_ss = L L^T (dpotrf), W = L^-1 Y_sb (dtrsm), s -= W^T W (dsyrk). Returns
+    dpotrf's info: 0, or > 0 when yss is not positive definite (s is then untouched)."""
+    m = yss.shape[0]
+    nb = ybs.shape[0]
+    ch = np.empty(3, np.uint8)  # 'L', 'N', 'T'
+    ch[0] = 76
+    ch[1] = 78
+    ch[2] = 84
+    iv = np.zeros(3, np.int32)  # m, nb, info
     iv[0] = m
-    iv[1] = n
-    dv = np.empty(2)
+    iv[1] = nb
+    dv = np.empty(2)  # 1, -1
     dv[0] = 1.0
     dv[1] = -1.0
-    return ch, iv, dv
-
-
-@numba.njit(**JIT)
-def cholesky_lower(a):
-    """In place: a (m, m) symmetric positive definite, C order -> its Cholesky factor L stored
-    as the upper triangle in C order (LAPACK's lower triangle). Returns LAPACK's info (0 ok)."""
-    ch, iv, dv = _args(a.shape[0], 0)
-    p_ch = ch.ctypes.data
-    p_iv = iv.ctypes.data
-    _dpotrf(p_ch, p_iv, a.ctypes.data, p_iv, p_iv + 8)
-    return iv[2]
-
-
-@numba.njit(**JIT)
-def solve_lower(factor, b):
-    """In place: b (n, m) C order, read as B (m, n) Fortran, becomes L^-1 B."""
-    m = factor.shape[0]
-    n = b.shape[0]
-    ch, iv, dv = _args(m, n)
     p_l = ch.ctypes.data
-    p_n = p_l + 1
     p_m = iv.ctypes.data
-    _dtrsm(p_l, p_l, p_n, p_n, p_m, p_m + 4, dv.ctypes.data, factor.ctypes.data, p_m,
-           b.ctypes.data, p_m)
-
-
-@numba.njit(**JIT)
-def syrk_update(w, c):
-    """c -= W^T W for w (n, m) C order read as W (m, n) Fortran; c (n, n) C order. Only the
-    upper triangle of c in C order (LAPACK's lower) is written."""
-    n, m = w.shape
-    ch, iv, dv = _args(m, n)
-    p_l = ch.ctypes.data
-    p_t = p_l + 2
-    p_m = iv.ctypes.data
-    p_n = p_m + 4
-    p_d = dv.ctypes.data
-    _dsyrk(p_l, p_t, p_n, p_m, p_d + 8, w.ctypes.data, p_m, p_d, c.ctypes.data, p_n)
+    p_nb = p_m + 4
+    p_one = dv.ctypes.data
+    _dpotrf(p_l, p_m, yss.ctypes.data, p_m, p_m + 8)
+    if iv[2] != 0:
+        return iv[2]
+    _dtrsm(p_l, p_l, p_l + 1, p_l + 1, p_m, p_nb, p_one, yss.ctypes.data, p_m,
+           ybs.ctypes.data, p_m)
+    _dsyrk(p_l, p_l + 2, p_nb, p_m, p_one + 8, ybs.ctypes.data, p_m, p_one, s.ctypes.data,
+           p_nb)
+    return 0

@@ -29,8 +29,8 @@ import numpy as np
 from circuitxbar import _lapack
 from circuitxbar._config import JIT
 
-#: eliminations of at most this many nodes run as node-by-node loops (cancellation-free, no
-#: LAPACK call overhead); larger ones use LAPACK and BLAS
+#: merges sharing at most this many nodes eliminate them node by node (cancellation-free, no
+#: LAPACK call overhead; leaves always do); larger ones use LAPACK and BLAS
 SMALL = 8
 
 
@@ -64,24 +64,16 @@ def _gth_eliminate(y, nb):
 
 
 @numba.njit(**JIT)
-def _laplacian_diagonal(s):
-    """Symmetrise the off-diagonals (average) and set the Laplacian diagonal."""
-    n = s.shape[0]
-    for a in range(n):
-        for b in range(a + 1, n):
-            v = 0.5 * (s[a, b] + s[b, a])
-            s[a, b] = v
-            s[b, a] = v
-    _set_diagonal(s)
-
-
-@numba.njit(**JIT)
 def _upper_laplacian(s):
-    """Mirror the upper triangle of s onto the lower and set the Laplacian diagonal."""
+    """Mirror the upper triangle of s onto the lower (in 16 x 16 tiles, so that the column
+    reads stay in cache) and set the Laplacian diagonal."""
     n = s.shape[0]
-    for a in range(n):
-        for b in range(a):
-            s[a, b] = s[b, a]
+    for a0 in range(0, n, 16):
+        a1 = min(a0 + 16, n)
+        for b0 in range(0, a1, 16):
+            for a in range(a0, a1):
+                for b in range(b0, min(b0 + 16, a)):
+                    s[a, b] = s[b, a]
     _set_diagonal(s)
 
 
@@ -96,59 +88,6 @@ def _set_diagonal(s):
             if b != a:
                 t -= s[a, b]
         s[a, a] = t
-
-
-@numba.njit(**JIT)
-def _blas_eliminate(y, nb):
-    """_gth_eliminate for many nodes with LAPACK/BLAS: Cholesky of the shared block Y_ss = L L^T,
-    W = L^-1 Y_sb, S = Y_bb - W^T W (whose off-diagonals are sums of same-sign terms, as
-    Y_bs <= 0 and Y_ss^-1 Y_sb <= 0), then the Laplacian diagonal.
-
-    The arrays are C-ordered; LAPACK reads them as Fortran, i.e. transposed: Y_ss is symmetric,
-    and Y_bs in C order is Y_sb in Fortran order, so no transposes are needed."""
-    n = y.shape[0]
-    m = n - nb
-    yss = np.empty((m, m))
-    ybs = np.empty((nb, m))
-    s = np.empty((nb, nb))
-    for a in range(m):
-        for b in range(m):
-            yss[a, b] = y[nb + a, nb + b]
-    for a in range(nb):
-        for b in range(m):
-            ybs[a, b] = y[a, nb + b]
-        for b in range(nb):
-            s[a, b] = y[a, b]
-    info = _lapack.cholesky_lower(yss)
-    if info != 0:
-        # not positive definite (an isolated group of nodes): LU instead
-        x = np.linalg.solve(_copy_block(y, nb, n, nb, n), _copy_block(y, nb, n, 0, nb))
-        p = np.dot(_copy_block(y, 0, nb, nb, n), x)
-        for a in range(nb):
-            for b in range(nb):
-                s[a, b] = y[a, b] - p[a, b]
-        _laplacian_diagonal(s)
-        return s
-    _lapack.solve_lower(yss, ybs)
-    _lapack.syrk_update(ybs, s)  # upper triangle (C order) of s -= W^T W
-    _upper_laplacian(s)
-    return s
-
-
-@numba.njit(**JIT)
-def _copy_block(y, r0, r1, c0, c1):
-    out = np.empty((r1 - r0, c1 - c0))
-    for a in range(r1 - r0):
-        for b in range(c1 - c0):
-            out[a, b] = y[r0 + a, c0 + b]
-    return out
-
-
-@numba.njit(**JIT)
-def _eliminate(y, nb):
-    if y.shape[0] - nb <= SMALL:
-        return _gth_eliminate(y, nb)
-    return _blas_eliminate(y, nb)
 
 
 @numba.njit(**JIT)
@@ -206,6 +145,8 @@ def _leaf(g, wr, wc, i0, i1, j0, j1, keep):
             if row_id[a, b] < 0:
                 row_id[a, b] = nxt
                 nxt += 1
+    for a in range(h):
+        for b in range(w):
             if col_id[a, b] < 0:
                 col_id[a, b] = nxt
                 nxt += 1
@@ -218,23 +159,15 @@ def _leaf(g, wr, wc, i0, i1, j0, j1, keep):
     for b in range(w):
         for a in range(bottom):
             _link(y, col_id[a, b], col_id[a + 1, b], wc[j0 + b])
-    return _eliminate(y, nb)
+    return _gth_eliminate(y, nb)
 
 
 @numba.njit(**JIT)
-def _scatter(y, part, index):
-    n = part.shape[0]
-    for a in range(n):
-        ia = index[a]
-        for b in range(n):
-            y[ia, index[b]] += part[a, b]
-
-
-@numba.njit(**JIT)
-def _merge_maps(i0, i1, j0, j1, n_rows, n_cols, keep):
-    """Where the boundary nodes of the two halves of block (i0, i1, j0, j1), as _split cuts
+def _merge_layout(i0, i1, j0, j1, n_rows, n_cols, keep):
+    """Where the boundary sides of the two halves of block (i0, i1, j0, j1), as _split cuts
     it, go in the merged matrix ordered [the block's boundary; the line of nodes the halves
-    share]. Returns (index of A's nodes, index of B's nodes, boundary size, shared count)."""
+    share]: each side lands on a contiguous range. Returns (node counts of A's four sides,
+    their first target index, the same for B, boundary size, shared count)."""
     rows, mid = _split(i0, i1, j0, j1)
     if rows:
         a = _sides(i0, mid, j0, j1, n_rows, n_cols, keep)
@@ -246,84 +179,84 @@ def _merge_maps(i0, i1, j0, j1, n_rows, n_cols, keep):
         m = i1 - i0
     p = _sides(i0, i1, j0, j1, n_rows, n_cols, keep)
     nb = p[0] + p[1] + p[2] + p[3]
-    ia = np.empty(a[0] + a[1] + a[2] + a[3], dtype=np.int64)
-    ib = np.empty(b[0] + b[1] + b[2] + b[3], dtype=np.int64)
+    ca = np.array([a[0], a[1], a[2], a[3]])
+    cb = np.array([b[0], b[1], b[2], b[3]])
     # side offsets in the parent (left, right, top, bottom)
     o_l, o_r, o_t, o_b = 0, p[0], p[0] + p[1], p[0] + p[1] + p[2]
     if rows:  # A above B: A.bottom = B.top shared; left/right stack A then B
-        _fill_side(ia, 0, a[0], o_l)
-        _fill_side(ia, a[0], a[1], o_r)
-        _fill_side(ia, a[0] + a[1], a[2], o_t)
-        _fill_side(ia, a[0] + a[1] + a[2], a[3], nb)
-        _fill_side(ib, 0, b[0], o_l + a[0])
-        _fill_side(ib, b[0], b[1], o_r + a[1])
-        _fill_side(ib, b[0] + b[1], b[2], nb)
-        _fill_side(ib, b[0] + b[1] + b[2], b[3], o_b)
+        ta = np.array([o_l, o_r, o_t, nb])
+        tb = np.array([o_l + a[0], o_r + a[1], nb, o_b])
     else:  # A left of B: A.right = B.left shared; top/bottom run A then B
-        _fill_side(ia, 0, a[0], o_l)
-        _fill_side(ia, a[0], a[1], nb)
-        _fill_side(ia, a[0] + a[1], a[2], o_t)
-        _fill_side(ia, a[0] + a[1] + a[2], a[3], o_b)
-        _fill_side(ib, 0, b[0], nb)
-        _fill_side(ib, b[0], b[1], o_r)
-        _fill_side(ib, b[0] + b[1], b[2], o_t + a[2])
-        _fill_side(ib, b[0] + b[1] + b[2], b[3], o_b + a[3])
-    return ia, ib, nb, m
+        ta = np.array([o_l, nb, o_t, o_b])
+        tb = np.array([nb, o_r, o_t + a[2], o_b + a[3]])
+    return ca, ta, cb, tb, nb, m
 
 
 @numba.njit(**JIT)
 def merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep):
     """Boundary matrix of block (i0, i1, j0, j1) from those of its two halves."""
-    ia, ib, nb, m = _merge_maps(i0, i1, j0, j1, n_rows, n_cols, keep)
+    ca, ta, cb, tb, nb, m = _merge_layout(i0, i1, j0, j1, n_rows, n_cols, keep)
     if m > SMALL:
-        s, ok = _blas_merge(ya, yb, ia, ib, nb, m)
+        s, ok = _blas_merge(ya, yb, ca, ta, cb, tb, nb, m)
         if ok:
             return s
+    # few shared nodes, or a shared block that Cholesky rejects (not positive definite: an
+    # isolated group of nodes), which node-by-node elimination handles
     y = np.zeros((nb + m, nb + m))
-    _scatter(y, ya, ia)
-    _scatter(y, yb, ib)
-    return _eliminate(y, nb)
+    _scatter(ya, ca, ta, 0, y, y, y)
+    _scatter(yb, cb, tb, 0, y, y, y)
+    return _gth_eliminate(y, nb)
 
 
 @numba.njit(**JIT)
-def _scatter_blocks(part, index, nb, s, ybs, yss):
-    """_scatter into the three blocks (boundary-boundary, boundary-shared, shared-shared)."""
-    n = part.shape[0]
-    for a in range(n):
-        pa = index[a]
-        for b in range(n):
-            pb = index[b]
-            if pa < nb:
-                if pb < nb:
-                    s[pa, pb] += part[a, b]
-                else:
-                    ybs[pa, pb - nb] += part[a, b]
-            elif pb >= nb:
-                yss[pa - nb, pb - nb] += part[a, b]
+def _scatter(part, counts, targets, nb, s, ybs, yss):
+    """Add a half's boundary matrix, side block by side block, into the merged matrix.
+
+    nb > 0: the merged matrix is held as its three blocks (boundary-boundary s,
+    boundary-shared ybs, shared-shared yss; the shared-boundary block is ybs's transpose and
+    skipped). nb = 0: s is the whole merged matrix (ybs and yss unused)."""
+    sp = 0
+    for p in range(4):
+        cp = counts[p]
+        tp = targets[p]
+        sq = 0
+        for q in range(4):
+            cq = counts[q]
+            tq = targets[q]
+            if nb == 0 or (tp < nb and tq < nb):
+                dst, r0, c0 = s, tp, tq
+            elif tp < nb:
+                dst, r0, c0 = ybs, tp, tq - nb
+            elif tq >= nb:
+                dst, r0, c0 = yss, tp - nb, tq - nb
+            else:
+                sq += cq
+                continue
+            for a in range(cp):
+                for b in range(cq):
+                    dst[r0 + a, c0 + b] += part[sp + a, sq + b]
+            sq += cq
+        sp += cp
 
 
 @numba.njit(**JIT)
-def _blas_merge(ya, yb, ia, ib, nb, m):
+def _blas_merge(ya, yb, ca, ta, cb, tb, nb, m):
     """merge with the shared nodes eliminated by Cholesky, triangular solve and rank-m update
-    (see _blas_eliminate), assembling the three blocks directly. Returns (matrix, ok); not ok
-    when the shared block is not positive definite (the caller then uses LU)."""
+    assembling the three blocks directly: Cholesky of the shared block Y_ss = L L^T,
+    W = L^-1 Y_sb, S = Y_bb - W^T W (off-diagonals: sums of same-sign terms, as Y_bs <= 0 and
+    Y_ss^-1 Y_sb <= 0), then the Laplacian diagonal. The arrays are C-ordered and LAPACK reads
+    them as Fortran, i.e. transposed: Y_ss is symmetric and Y_bs in C order is Y_sb in Fortran
+    order, so nothing is transposed. Returns (matrix, ok); not ok when the shared block is not
+    positive definite."""
     s = np.zeros((nb, nb))
     ybs = np.zeros((nb, m))
     yss = np.zeros((m, m))
-    _scatter_blocks(ya, ia, nb, s, ybs, yss)
-    _scatter_blocks(yb, ib, nb, s, ybs, yss)
-    if _lapack.cholesky_lower(yss) != 0:
+    _scatter(ya, ca, ta, nb, s, ybs, yss)
+    _scatter(yb, cb, tb, nb, s, ybs, yss)
+    if _lapack.schur_update(yss, ybs, s) != 0:
         return s, False
-    _lapack.solve_lower(yss, ybs)
-    _lapack.syrk_update(ybs, s)  # upper triangle (C order) of s -= W^T W
     _upper_laplacian(s)
     return s, True
-
-
-@numba.njit(**JIT)
-def _fill_side(index, start, count, target):
-    for k in range(count):
-        index[start + k] = target + k
 
 
 @numba.njit(**JIT)
@@ -331,7 +264,7 @@ def _split(i0, i1, j0, j1):
     """How a block is halved: (True, mid row) or (False, mid column); sides stay >= 2."""
     h = i1 - i0
     w = j1 - j0
-    if h >= w:
+    if h > w:
         return True, i0 + h // 2
     return False, j0 + w // 2
 
@@ -340,7 +273,7 @@ def _split(i0, i1, j0, j1):
 def reduce_block(g, wr, wc, i0, i1, j0, j1, keep):
     """Boundary matrix of block rows i0..i1-1, columns j0..j1-1 (sides >= 2). nogil: the
     wrapper runs independent blocks on separate threads."""
-    if i1 - i0 < 4 and j1 - j0 < 4:
+    if i1 - i0 < 6 and j1 - j0 < 6:
         return _leaf(g, wr, wc, i0, i1, j0, j1, keep)
     n_rows, n_cols = g.shape
     rows, mid = _split(i0, i1, j0, j1)

@@ -52,8 +52,8 @@ def _single_threaded_blas():
 
 def boundary_matrix(g, r_row, r_col, keep, executor=None):
     """Laplacian (n_b, n_b) of the whole array at its kept end nodes, ordered left rows, right
-    rows, top columns, bottom columns (kept sets only). executor: run the two halves of the
-    array on two threads (the kernels release the GIL)."""
+    rows, top columns, bottom columns (kept sets only). executor: a pool that reduces the
+    second half of the array beside the first (the kernels release the GIL)."""
     n_rows, n_cols = g.shape
     wr = 1.0 / r_row
     wc = 1.0 / r_col
@@ -62,8 +62,10 @@ def boundary_matrix(g, r_row, r_col, keep, executor=None):
     rows, mid = R._split(0, n_rows, 0, n_cols)
     halves = ([(0, mid, 0, n_cols), (mid, n_rows, 0, n_cols)] if rows
               else [(0, n_rows, 0, mid), (0, n_rows, mid, n_cols)])
-    futures = [executor.submit(R.reduce_block, g, wr, wc, *h, keep) for h in halves]
-    ya, yb = (f.result() for f in futures)
+    # one half on the pool, the other on this thread (which would otherwise only wait)
+    future = executor.submit(R.reduce_block, g, wr, wc, *halves[1], keep)
+    ya = R.reduce_block(g, wr, wc, *halves[0], keep)
+    yb = future.result()
     return R.merge(ya, yb, 0, n_rows, 0, n_cols, n_rows, n_cols, keep)
 
 
@@ -88,15 +90,23 @@ def _transfer_matrix_direct(g, r_row, r_col, term_g, input_code, output_code, ex
     kept = [k for k in range(4) if keep[k]]
     offset = dict(zip(kept, np.cumsum([0] + [sizes[k] for k in kept])[:-1]))
     gt = np.concatenate([term_g[k] for k in kept])
-    n_in = sizes[input_code]
-    v = np.zeros((gt.size, n_in))
-    v[offset[input_code] + np.arange(n_in), np.arange(n_in)] = 1.0
+    inputs = offset[input_code] + np.arange(sizes[input_code])
+    outputs = offset[output_code] + np.arange(sizes[output_code])
+    # the unit input k sets source voltage 1 at node inputs[k]: v is a selection, so products
+    # with it are column picks
     pinned = np.isinf(gt)
-    free = ~pinned
-    u = v.copy()
-    if free.any():
-        a = y[np.ix_(free, free)] + np.diag(gt[free])
-        rhs = gt[free, None] * v[free] - y[np.ix_(free, pinned)] @ v[pinned]
-        u[free] = np.linalg.solve(a, rhs)
-    o = offset[output_code]
-    return -(y[o:o + sizes[output_code]] @ u)
+    free = np.flatnonzero(~pinned)
+    in_pinned = pinned[inputs]
+    t = np.zeros((outputs.size, inputs.size))
+    t[:, in_pinned] = -y[np.ix_(outputs, inputs[in_pinned])]
+    if free.size:
+        # (Y_FF + G_F) u_F = G_F v_F - Y_FP v_P, one column per input
+        rhs = np.zeros((free.size, inputs.size))
+        position = np.full(gt.size, -1)
+        position[free] = np.arange(free.size)
+        k_free = np.flatnonzero(~in_pinned)
+        rhs[position[inputs[k_free]], k_free] = gt[inputs[k_free]]
+        rhs[:, in_pinned] -= y[np.ix_(free, inputs[in_pinned])]
+        u_free = np.linalg.solve(y[np.ix_(free, free)] + np.diag(gt[free]), rhs)
+        t -= y[np.ix_(outputs, free)] @ u_free
+    return t

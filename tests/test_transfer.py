@@ -151,11 +151,13 @@ def test_direct_refuses_arrays_it_cannot_reduce_and_auto_falls_back():
 def test_a_wrong_direct_result_is_caught(monkeypatch):
     # the check against a full solve is what guarantees the result: corrupt one entry
     rng = np.random.default_rng(10)
-    xbar = random_xbar(rng, 10, 12)
+    xbar = random_xbar(rng, 30, 32)  # large enough for "auto" to try the direct method
     good = reference_transfer_matrix(xbar)
     real = _transfer.transfer_matrix_direct
+    calls = []
 
     def corrupted(*args, **kw):
+        calls.append(1)
         t = real(*args, **kw)
         t[3, 4] *= 1.0 + 1e-6
         return t
@@ -164,6 +166,14 @@ def test_a_wrong_direct_result_is_caught(monkeypatch):
     with pytest.raises(ConvergenceError, match="disagrees with a full solve"):
         cx.transfer_matrix(xbar, method="direct")
     assert rel_err(cx.transfer_matrix(xbar, method="auto"), good) <= 1e-9
+    assert len(calls) == 2  # auto tried the direct method, rejected it, and fell back to CG
+
+
+def test_auto_takes_cg_on_narrow_arrays(monkeypatch):
+    rng = np.random.default_rng(13)
+    monkeypatch.setattr(_transfer, "transfer_matrix_direct", None)  # would fail if called
+    narrow = random_xbar(rng, 300, 8)
+    assert rel_err(cx.transfer_matrix(narrow), reference_transfer_matrix(narrow)) <= 1e-9
 
 
 def test_gth_elimination_matches_dense_schur():
@@ -176,6 +186,24 @@ def test_gth_elimination_matches_dense_schur():
     ref = lap[:nb, :nb] - lap[:nb, nb:] @ np.linalg.solve(lap[nb:, nb:], lap[nb:, :nb])
     got = _reduce._gth_eliminate(lap.copy(), nb)
     assert np.abs(got - ref).max() <= 1e-13 * np.abs(ref).max()
-    got_blas = _reduce._blas_eliminate(lap.copy(), nb)
-    assert np.abs(got_blas - ref).max() <= 1e-13 * np.abs(ref).max()
 
+
+def test_blas_merge_matches_node_by_node_merge():
+    # a merge sharing 20 nodes takes the Cholesky/TRSM/SYRK path; the same merge eliminated
+    # node by node (cancellation-free) must agree
+    rng = np.random.default_rng(12)
+    g = rng.uniform(1e-6, 1e-4, (20, 40))
+    wr, wc = 1 / rng.uniform(0.5, 2, 20), 1 / rng.uniform(0.5, 2, 40)
+    keep = np.array([True, False, True, True])
+    args = (0, 20, 0, 40, 20, 40, keep)
+    ya = _reduce.reduce_block(g, wr, wc, 0, 20, 0, 20, keep)
+    yb = _reduce.reduce_block(g, wr, wc, 0, 20, 20, 40, keep)
+    ca, ta, cb, tb, nb, m = _reduce._merge_layout(*args)
+    assert m == 20 > _reduce.SMALL
+    blas, ok = _reduce._blas_merge(ya, yb, ca, ta, cb, tb, nb, m)
+    assert ok
+    y = np.zeros((nb + m, nb + m))
+    _reduce._scatter(ya, ca, ta, 0, y, y, y)
+    _reduce._scatter(yb, cb, tb, 0, y, y, y)
+    gth = _reduce._gth_eliminate(y, nb)
+    assert np.abs(blas - gth).max() <= 1e-13 * np.abs(gth).max()
