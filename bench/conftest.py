@@ -61,18 +61,22 @@ def pytest_terminal_summary(terminalreporter):
             if ref_name == "circuitxbar":
                 continue
             ratio = f"{ref / ours:8.1f}x" if ours else "-"
-            tr.write_line(f"{case:34s} {size:5d} {unit:>8s} {fmt(ours):>13s} {fmt(ref):>13s} "
+            tr.write_line(f"{case:34s} {size:5d} {unit:>8s} {fmt(ours, unit):>13s} "
+                          f"{fmt(ref, unit):>13s} "
                           f"{ratio:>9s}  {ref_name}")
 
 
-def fmt(seconds):
-    if seconds is None:
+def fmt(value, unit="s"):
+    """A time [s], or a size when unit is "MB"."""
+    if value is None:
         return "-"
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.1f} us"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
+    if unit == "MB":
+        return f"{value:.0f} MB"
+    if value < 1e-3:
+        return f"{value * 1e6:.1f} us"
+    if value < 1:
+        return f"{value * 1e3:.2f} ms"
+    return f"{value:.2f} s"
 
 
 def bench_crossbar(n, *, r_wire=1.0, g_lo=1e-5, g_hi=1e-4, seed=0, **kw):

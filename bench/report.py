@@ -20,12 +20,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BEGIN, END = "<!-- RESULTS BEGIN -->", "<!-- RESULTS END -->"
 
 
-def fmt(seconds):
-    if seconds < 1e-3:
-        return f"{seconds * 1e6:.0f} us"
-    if seconds < 1:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds:.2f} s"
+def fmt(value, unit):
+    if unit == "MB":
+        return f"{value:.0f} MB"
+    if value < 1e-3:
+        return f"{value * 1e6:.0f} us"
+    if value < 1:
+        return f"{value * 1e3:.2f} ms"
+    return f"{value:.2f} s"
 
 
 def machine():
@@ -46,8 +48,10 @@ def table(rows):
         for name, ref in row["seconds"].items():
             if name == "circuitxbar" or ours is None:
                 continue
-            lines.append(f"| {row['case']} | {row['size']}x{row['size']} | {fmt(ours)} / "
-                         f"{row['unit']} | {fmt(ref)} | {ref / ours:.1f}x | {name} |")
+            size = f"{row['size']}x{row['size']}" if row["size"] else "-"
+            per = "" if row["unit"] == "MB" else f" / {row['unit']}"
+            lines.append(f"| {row['case']} | {size} | {fmt(ours, row['unit'])}{per} | "
+                         f"{fmt(ref, row['unit'])} | {ref / ours:.1f}x | {name} |")
     return "\n".join(lines)
 
 

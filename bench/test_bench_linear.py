@@ -37,8 +37,9 @@ def test_superlu_per_input(benchmark, size):
     per_input = median_seconds(benchmark) / batch
     for b in (1, 64, 128):
         record(f"solve (batch {b}) per input", size, "SuperLU triangular solve", per_input)
-    record("transfer matrix", size, "SuperLU factor + n solves",
-           _superlu_factor_seconds(ref) + size * per_input, unit="array")
+    for case in ("transfer matrix", "transfer matrix (CG per input)"):
+        record(case, size, "SuperLU factor + n solves",
+               _superlu_factor_seconds(ref) + size * per_input, unit="array")
 
 
 def _superlu_factor_seconds(ref):
@@ -52,11 +53,16 @@ def _superlu_factor_seconds(ref):
     return best
 
 
-def test_transfer_matrix(benchmark, size):
+@pytest.mark.parametrize("method", ["auto", "cg"])
+def test_transfer_matrix(benchmark, size, method):
+    """method "auto" is the direct Kron reduction at these sizes (checked against one full
+    solve, included in the time); "cg" is one CG solve per input."""
     xbar = bench_crossbar(size)
-    cx.transfer_matrix(bench_crossbar(8))
+    cx.transfer_matrix(bench_crossbar(8), method=method)
+    cx.transfer_matrix(bench_crossbar(32), method=method)
     benchmark.group = f"transfer matrix {size}x{size}"
-    t = benchmark.pedantic(cx.transfer_matrix, args=(xbar,), rounds=3 if size <= 256 else 1,
-                           iterations=1)
+    t = benchmark.pedantic(cx.transfer_matrix, args=(xbar,), kwargs={"method": method},
+                           rounds=5 if size <= 256 else 2, iterations=1)
     assert t.shape == (size, size)
-    record("transfer matrix", size, "circuitxbar", median_seconds(benchmark), unit="array")
+    case = "transfer matrix" if method == "auto" else "transfer matrix (CG per input)"
+    record(case, size, "circuitxbar", median_seconds(benchmark), unit="array")

@@ -270,17 +270,23 @@ def _split(i0, i1, j0, j1):
 
 
 @numba.njit(**JIT)
-def reduce_block(g, wr, wc, i0, i1, j0, j1, keep):
-    """Boundary matrix of block rows i0..i1-1, columns j0..j1-1 (sides >= 2). nogil: the
-    wrapper runs independent blocks on separate threads."""
-    if i1 - i0 < 6 and j1 - j0 < 6:
-        return _leaf(g, wr, wc, i0, i1, j0, j1, keep)
+def reduce_block(g, wr, wc, i0, i1, j0, j1, keep, ya, yb):
+    """Boundary matrix of block rows i0..i1-1, columns j0..j1-1 (sides >= 2).
+
+    ya, yb: the boundary matrices of the block's two halves (as _split cuts it) when the
+    caller has them, else empty (0, 0) arrays: the wrapper reduces the two halves of the
+    array on two threads (nogil) and merges them here. One entry point for both uses keeps
+    the first-call compile short (every function called from Python compiles its own tree)."""
     n_rows, n_cols = g.shape
-    rows, mid = _split(i0, i1, j0, j1)
-    if rows:
-        ya = reduce_block(g, wr, wc, i0, mid, j0, j1, keep)
-        yb = reduce_block(g, wr, wc, mid, i1, j0, j1, keep)
-    else:
-        ya = reduce_block(g, wr, wc, i0, i1, j0, mid, keep)
-        yb = reduce_block(g, wr, wc, i0, i1, mid, j1, keep)
+    if ya.shape[0] == 0:
+        if i1 - i0 < 6 and j1 - j0 < 6:
+            return _leaf(g, wr, wc, i0, i1, j0, j1, keep)
+        none = np.empty((0, 0))
+        rows, mid = _split(i0, i1, j0, j1)
+        if rows:
+            ya = reduce_block(g, wr, wc, i0, mid, j0, j1, keep, none, none)
+            yb = reduce_block(g, wr, wc, mid, i1, j0, j1, keep, none, none)
+        else:
+            ya = reduce_block(g, wr, wc, i0, i1, j0, mid, keep, none, none)
+            yb = reduce_block(g, wr, wc, i0, i1, mid, j1, keep, none, none)
     return merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep)

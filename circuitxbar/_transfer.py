@@ -57,16 +57,17 @@ def boundary_matrix(g, r_row, r_col, keep, executor=None):
     n_rows, n_cols = g.shape
     wr = 1.0 / r_row
     wc = 1.0 / r_col
-    if executor is None or n_rows * n_cols < _MIN_PARALLEL_CELLS or min(n_rows, n_cols) < 4:
-        return R.reduce_block(g, wr, wc, 0, n_rows, 0, n_cols, keep)
+    none = np.empty((0, 0))
+    if executor is None or n_rows * n_cols < _MIN_PARALLEL_CELLS:
+        return R.reduce_block(g, wr, wc, 0, n_rows, 0, n_cols, keep, none, none)
     rows, mid = R._split(0, n_rows, 0, n_cols)
     halves = ([(0, mid, 0, n_cols), (mid, n_rows, 0, n_cols)] if rows
               else [(0, n_rows, 0, mid), (0, n_rows, mid, n_cols)])
     # one half on the pool, the other on this thread (which would otherwise only wait)
-    future = executor.submit(R.reduce_block, g, wr, wc, *halves[1], keep)
-    ya = R.reduce_block(g, wr, wc, *halves[0], keep)
+    future = executor.submit(R.reduce_block, g, wr, wc, *halves[1], keep, none, none)
+    ya = R.reduce_block(g, wr, wc, *halves[0], keep, none, none)
     yb = future.result()
-    return R.merge(ya, yb, 0, n_rows, 0, n_cols, n_rows, n_cols, keep)
+    return R.reduce_block(g, wr, wc, 0, n_rows, 0, n_cols, keep, ya, yb)
 
 
 def transfer_matrix_direct(g, r_row, r_col, term_g, input_code, output_code, executor=None):

@@ -196,8 +196,9 @@ def test_blas_merge_matches_node_by_node_merge():
     wr, wc = 1 / rng.uniform(0.5, 2, 20), 1 / rng.uniform(0.5, 2, 40)
     keep = np.array([True, False, True, True])
     args = (0, 20, 0, 40, 20, 40, keep)
-    ya = _reduce.reduce_block(g, wr, wc, 0, 20, 0, 20, keep)
-    yb = _reduce.reduce_block(g, wr, wc, 0, 20, 20, 40, keep)
+    none = np.empty((0, 0))
+    ya = _reduce.reduce_block(g, wr, wc, 0, 20, 0, 20, keep, none, none)
+    yb = _reduce.reduce_block(g, wr, wc, 0, 20, 20, 40, keep, none, none)
     ca, ta, cb, tb, nb, m = _reduce._merge_layout(*args)
     assert m == 20 > _reduce.SMALL
     blas, ok = _reduce._blas_merge(ya, yb, ca, ta, cb, tb, nb, m)
