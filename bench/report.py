@@ -16,18 +16,10 @@ import subprocess
 import sys
 import tempfile
 
+from conftest import fmt  # the same formatting as the terminal summary
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BEGIN, END = "<!-- RESULTS BEGIN -->", "<!-- RESULTS END -->"
-
-
-def fmt(value, unit):
-    if unit == "MB":
-        return f"{value:.0f} MB"
-    if value < 1e-3:
-        return f"{value * 1e6:.0f} us"
-    if value < 1:
-        return f"{value * 1e3:.2f} ms"
-    return f"{value:.2f} s"
 
 
 def machine():
