@@ -50,16 +50,20 @@ def _single_threaded_blas():
     return _controller.limit(limits=1, user_api="blas")
 
 
-def boundary_matrix(g, r_row, r_col, keep, executor=None):
+def boundary_matrix(g, r_row, r_col, keep, executor=None, beside_last_merge=None):
     """Laplacian (n_b, n_b) of the whole array at its kept end nodes, ordered left rows, right
     rows, top columns, bottom columns (kept sets only). executor: a pool that reduces the
-    second half of the array beside the first (the kernels release the GIL)."""
+    second half of the array beside the first (the kernels release the GIL), then runs
+    beside_last_merge (a callable, if given) while this thread merges the halves.
+
+    Returns (Laplacian, what beside_last_merge returned or None)."""
     n_rows, n_cols = g.shape
     wr = 1.0 / r_row
     wc = 1.0 / r_col
     none = np.empty((0, 0))
     if executor is None or n_rows * n_cols < _MIN_PARALLEL_CELLS:
-        return R.reduce_block(g, wr, wc, 0, n_rows, 0, n_cols, keep, none, none)
+        y = R.reduce_block(g, wr, wc, 0, n_rows, 0, n_cols, keep, none, none)
+        return y, (beside_last_merge() if beside_last_merge is not None else None)
     rows, mid = R._split(0, n_rows, 0, n_cols)
     halves = ([(0, mid, 0, n_cols), (mid, n_rows, 0, n_cols)] if rows
               else [(0, n_rows, 0, mid), (0, n_rows, mid, n_cols)])
@@ -67,12 +71,16 @@ def boundary_matrix(g, r_row, r_col, keep, executor=None):
     future = executor.submit(R.reduce_block, g, wr, wc, *halves[1], keep, none, none)
     ya = R.reduce_block(g, wr, wc, *halves[0], keep, none, none)
     yb = future.result()
-    return R.reduce_block(g, wr, wc, 0, n_rows, 0, n_cols, keep, ya, yb)
+    side = executor.submit(beside_last_merge) if beside_last_merge is not None else None
+    y = R.reduce_block(g, wr, wc, 0, n_rows, 0, n_cols, keep, ya, yb)
+    return y, (side.result() if side is not None else None)
 
 
-def transfer_matrix_direct(g, r_row, r_col, term_g, input_code, output_code, executor=None):
-    """T (n_out, n_in) [S] of a linear array with unbiased ends: i_out = T v_in, currents from
-    the array into the output terminals.
+def transfer_matrix_direct(g, r_row, r_col, term_g, input_code, output_code, executor=None,
+                           beside_last_merge=None):
+    """(T, side result): T (n_out, n_in) [S] of a linear array with unbiased ends, i_out =
+    T v_in, currents from the array into the output terminals; beside_last_merge as in
+    boundary_matrix (the caller's check runs there, on the otherwise idle core).
 
     With the boundary matrix Y, the end-node voltages u and the source voltages v: nodes behind
     ideal terminals are pinned (u = v); the others satisfy (Y_FF + G_F) u_F = G_F v_F - Y_FP v_P.
@@ -80,14 +88,15 @@ def transfer_matrix_direct(g, r_row, r_col, term_g, input_code, output_code, exe
     """
     with _single_threaded_blas():
         return _transfer_matrix_direct(g, r_row, r_col, term_g, input_code, output_code,
-                                       executor)
+                                       executor, beside_last_merge)
 
 
-def _transfer_matrix_direct(g, r_row, r_col, term_g, input_code, output_code, executor):
+def _transfer_matrix_direct(g, r_row, r_col, term_g, input_code, output_code, executor,
+                            beside_last_merge):
     n_rows, n_cols = g.shape
     sizes = (n_rows, n_rows, n_cols, n_cols)
     keep = ports(term_g, input_code, output_code)
-    y = boundary_matrix(g, r_row, r_col, keep, executor)
+    y, side = boundary_matrix(g, r_row, r_col, keep, executor, beside_last_merge)
     kept = [k for k in range(4) if keep[k]]
     offset = dict(zip(kept, np.cumsum([0] + [sizes[k] for k in kept])[:-1]))
     gt = np.concatenate([term_g[k] for k in kept])
@@ -110,4 +119,4 @@ def _transfer_matrix_direct(g, r_row, r_col, term_g, input_code, output_code, ex
         rhs[:, in_pinned] -= y[np.ix_(free, inputs[in_pinned])]
         u_free = np.linalg.solve(y[np.ix_(free, free)] + np.diag(gt[free]), rhs)
         t -= y[np.ix_(outputs, free)] @ u_free
-    return t
+    return t, side

@@ -437,15 +437,20 @@ def _direct_checked(xbar, method, rtol, kcl_tol, max_iter, seed):
     prep = _prepare(xbar)
     output_code = END_NAMES.index(xbar.output_end)
     executor = _executor(num_threads()) if num_threads() > 1 else None
+    v = np.random.default_rng(seed).standard_normal(xbar.n_inputs)
+
+    def check_solve():
+        return solve(xbar, v, rtol=rtol, kcl_tol=kcl_tol, max_iter=max_iter,
+                     keep_nodes=False).i_out
+
+    # the check's solve runs on the second core while the last merge (one thread) runs
     try:
-        t = _transfer.transfer_matrix_direct(prep.g, xbar.r_row, xbar.r_col, prep.term_g,
-                                             prep.input_code, output_code, executor)
+        t, ref = _transfer.transfer_matrix_direct(
+            prep.g, xbar.r_row, xbar.r_col, prep.term_g, prep.input_code, output_code,
+            executor, beside_last_merge=check_solve)
         finite = bool(np.isfinite(t).all())
     except np.linalg.LinAlgError:
-        t, finite = None, False
-    # run after, not beside, the reduction: on 2 cores a third thread slowed it by 10-15%
-    v = np.random.default_rng(seed).standard_normal(xbar.n_inputs)
-    ref = solve(xbar, v, rtol=rtol, kcl_tol=kcl_tol, max_iter=max_iter, keep_nodes=False).i_out
+        t, finite, ref = None, False, check_solve()
     scale = float(np.abs(ref).max())
     err = float(np.abs(t @ v - ref).max()) / scale if finite and scale > 0 else (
         0.0 if finite else np.inf)
