@@ -26,12 +26,16 @@ print(json.dumps({"linear": t1 - t0, "transfer": t2 - t1, "newton": t3 - t2}))
 """
 
 _MEMORY = """
-import json, resource
+import json
 import numpy as np, circuitxbar as cx
 rng = np.random.default_rng(0)
 x = cx.Crossbar(rng.uniform(1e-5, 1e-4, (1024, 1024)), 1.0, 1.0)
 cx.solve(x, rng.uniform(0, 0.3, (2, 1024)), keep_nodes=False)
-print(json.dumps({"peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM: this process image's peak resident memory. (getrusage's ru_maxrss would carry the
+# benchmark parent's peak across fork and exec.)
+with open("/proc/self/status") as fh:
+    peak_kb = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM"))
+print(json.dumps({"peak_mb": peak_kb / 1024}))
 """
 
 
