@@ -80,14 +80,28 @@ def _upper_laplacian(s):
 @numba.njit(**JIT)
 def _set_diagonal(s):
     """Every diagonal entry := minus the sum of its row's off-diagonal entries (the GTH rule:
-    a row sum of a resistor network's Laplacian is zero, and this form has no cancellation)."""
+    a row sum of a resistor network's Laplacian is zero, and this form has no cancellation).
+
+    Four running sums per row (all terms have one sign, so any order is accurate) keep the
+    additions independent instead of one dependent chain."""
     n = s.shape[0]
     for a in range(n):
-        t = 0.0
-        for b in range(n):
-            if b != a:
-                t -= s[a, b]
-        s[a, a] = t
+        s[a, a] = 0.0
+        t0 = 0.0
+        t1 = 0.0
+        t2 = 0.0
+        t3 = 0.0
+        b = 0
+        while b + 4 <= n:
+            t0 += s[a, b]
+            t1 += s[a, b + 1]
+            t2 += s[a, b + 2]
+            t3 += s[a, b + 3]
+            b += 4
+        while b < n:
+            t0 += s[a, b]
+            b += 1
+        s[a, a] = -((t0 + t1) + (t2 + t3))
 
 
 @numba.njit(**JIT)
