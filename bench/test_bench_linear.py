@@ -37,7 +37,8 @@ def test_superlu_per_input(benchmark, size):
     per_input = median_seconds(benchmark) / batch
     for b in (1, 64, 128):
         record(f"solve (batch {b}) per input", size, "SuperLU triangular solve", per_input)
-    for case in ("transfer matrix", "transfer matrix (CG per input)"):
+    for case in ("transfer matrix", "transfer matrix (CG per input)",
+                 "transfer matrix, 8 arrays at a time, per array"):
         record(case, size, "SuperLU factor + n solves",
                _superlu_factor_seconds(ref) + size * per_input, unit="array")
 
@@ -66,3 +67,15 @@ def test_transfer_matrix(benchmark, size, method):
     assert t.shape == (size, size)
     case = "transfer matrix" if method == "auto" else "transfer matrix (CG per input)"
     record(case, size, "circuitxbar", median_seconds(benchmark), unit="array")
+
+
+def test_transfer_matrices_throughput(benchmark, size):
+    """Many arrays, one per thread (cx.transfer_matrices): the study's case. Per array."""
+    n_arrays = 8
+    arrays = [bench_crossbar(size, seed=k) for k in range(n_arrays)]
+    cx.transfer_matrices(arrays[:2])
+    benchmark.group = f"transfer matrix {size}x{size}"
+    ts = benchmark.pedantic(cx.transfer_matrices, args=(arrays,), rounds=3, iterations=1)
+    assert len(ts) == n_arrays
+    record("transfer matrix, 8 arrays at a time, per array", size, "circuitxbar",
+           median_seconds(benchmark) / n_arrays, unit="array")

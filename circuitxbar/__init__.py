@@ -2,12 +2,13 @@
 
 from circuitxbar.crossbar import Crossbar
 from circuitxbar.errors import CircuitxbarError, ConvergenceError, ResultFileError, ValidationError
-from circuitxbar.solver import SolverInfo, SolveResult, solve, transfer_matrix
+from circuitxbar.solver import SolverInfo, SolveResult, solve, transfer_matrices, transfer_matrix
 
 __all__ = [
     "Crossbar",
     "solve",
     "transfer_matrix",
+    "transfer_matrices",
     "SolveResult",
     "SolverInfo",
     "CircuitxbarError",

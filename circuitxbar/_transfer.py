@@ -37,7 +37,7 @@ _controller = None
 _controller_lock = threading.Lock()
 
 
-def _single_threaded_blas():
+def single_threaded_blas():
     """Context holding BLAS to one thread. The reduction makes thousands of mid-sized BLAS
     calls, two threads of ours at a time: OpenBLAS's own threads only add synchronisation
     (measured: 256x256 transfer matrix 136 ms with them, 61 ms without, on 2 cores)."""
@@ -86,7 +86,7 @@ def transfer_matrix_direct(g, r_row, r_col, term_g, input_code, output_code, exe
     ideal terminals are pinned (u = v); the others satisfy (Y_FF + G_F) u_F = G_F v_F - Y_FP v_P.
     The current from the array into any terminal is then -(Y u) at its node.
     """
-    with _single_threaded_blas():
+    with single_threaded_blas():
         return _transfer_matrix_direct(g, r_row, r_col, term_g, input_code, output_code,
                                        executor, beside_last_merge)
 

@@ -312,11 +312,20 @@ def _executor(n_threads):
         return _pool
 
 
+#: per-thread state: ``serial`` is set on pool workers that already run one task each (many
+#: arrays at a time), so that nothing they call hands work to the same pool and waits on it
+_local = threading.local()
+
+
+def _serial():
+    return getattr(_local, "serial", False)
+
+
 def run_chunked(kernel, n_batch, args, work_per_item=1):
     """Call ``kernel(*args(start, stop))`` on contiguous chunks of the batch, one per
     thread. The kernels are compiled with nogil, so the threads run in parallel."""
     n_threads = max(1, min(n_batch, num_threads()))
-    if n_batch * work_per_item < _MIN_PARALLEL_WORK:
+    if n_batch * work_per_item < _MIN_PARALLEL_WORK or _serial():
         n_threads = 1
     if n_threads == 1:
         kernel(*args(0, n_batch))
@@ -424,6 +433,41 @@ def transfer_matrix(crossbar: Crossbar, *, method: str = "auto", rtol: float = D
     return _transfer_matrix_cg(crossbar, rtol, kcl_tol, max_iter)
 
 
+def transfer_matrices(crossbars, *, method: str = "auto", rtol: float = DEFAULT_RTOL,
+                      kcl_tol: float = DEFAULT_KCL_TOL, max_iter: int | None = None,
+                      seed: int = 0) -> list:
+    """Transfer matrices of many arrays: ``[transfer_matrix(x, ...) for x in crossbars]``,
+    with one array per thread at a time.
+
+    For a study's thousands of arrays this is the throughput path: ``transfer_matrix`` splits
+    one array over the cores, which leaves a core idle while the halves are merged; whole
+    arrays side by side keep both busy (128x128 on 2 cores: 7.4 ms per array against 8.0 ms
+    one at a time; bench/README.md). Arguments as in :func:`transfer_matrix`; an error
+    carries a note naming the array's index in the list.
+    """
+    crossbars = list(crossbars)
+    kw = dict(method=method, rtol=rtol, kcl_tol=kcl_tol, max_iter=max_iter, seed=seed)
+
+    def one(index):
+        before = _serial()
+        _local.serial = True
+        try:
+            return transfer_matrix(crossbars[index], **kw)
+        except Exception as err:
+            err.add_note(f"(while computing the transfer matrix of crossbars[{index}])")
+            raise
+        finally:
+            _local.serial = before
+
+    n_threads = min(num_threads(), len(crossbars))
+    if n_threads <= 1 or _serial():
+        return [one(k) for k in range(len(crossbars))]
+    # one BLAS thread for the whole batch: per-array limits would give BLAS its threads back
+    # while another array is still inside its own
+    with _transfer.single_threaded_blas():
+        return list(_executor(n_threads).map(one, range(len(crossbars))))
+
+
 def _direct_is_faster(shape):
     """Where "auto" picks the direct method: measured on 2 cores, CG wins on narrow arrays
     (few solves by reciprocity: 1024x24 15 ms against 20 ms, 16x16 0.2 against 0.6 ms) and
@@ -436,7 +480,7 @@ def _direct_checked(xbar, method, rtol, kcl_tol, max_iter, seed):
     """Direct T, or None (auto only) when it fails its check against a full solve."""
     prep = _prepare(xbar)
     output_code = END_NAMES.index(xbar.output_end)
-    executor = _executor(num_threads()) if num_threads() > 1 else None
+    executor = _executor(num_threads()) if num_threads() > 1 and not _serial() else None
     v = np.random.default_rng(seed).standard_normal(xbar.n_inputs)
 
     def check_solve():

@@ -208,3 +208,23 @@ def test_blas_merge_matches_node_by_node_merge():
     _reduce._scatter(yb, cb, tb, 0, y, y, y)
     gth = _reduce._gth_eliminate(y, nb)
     assert np.abs(blas - gth).max() <= 1e-13 * np.abs(gth).max()
+
+
+def test_many_arrays_at_once_match_one_at_a_time():
+    rng = np.random.default_rng(14)
+    arrays = [varied_xbar(rng, 40, 30), random_xbar(rng, 300, 8), varied_xbar(rng, 26, 26),
+              random_xbar(rng, 8, 8, r_row=np.r_[0.0, np.ones(7)]), varied_xbar(rng, 64, 48)]
+    many = cx.transfer_matrices(arrays)
+    assert len(many) == len(arrays)
+    for t, xbar in zip(many, arrays):
+        assert rel_err(t, reference_transfer_matrix(xbar)) <= 1e-9
+        np.testing.assert_allclose(t, cx.transfer_matrix(xbar), rtol=0, atol=1e-12 * abs(t).max())
+    assert cx.transfer_matrices([]) == []
+
+
+def test_many_arrays_name_the_one_that_fails():
+    rng = np.random.default_rng(15)
+    arrays = [random_xbar(rng, 30, 30), random_xbar(rng, 4, 4, v_col_bottom=0.1)]
+    with pytest.raises(ValidationError, match="affine") as info:
+        cx.transfer_matrices(arrays)
+    assert "crossbars[1]" in "".join(getattr(info.value, "__notes__", []))
