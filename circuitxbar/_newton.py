@@ -22,6 +22,10 @@ from circuitxbar.devices.kernels import SINH, cell_current
 from circuitxbar.devices.kernels import _sinh_cosh as sinh_cosh
 
 INF = math.inf
+#: relative CG tolerance of each Newton step's linear solve (inexact Newton), and the looser
+#: one of the first two solves
+FORCING = 1e-4
+EARLY_FORCING = 1e-2
 
 
 @numba.njit(**JIT)
@@ -178,8 +182,12 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                           fscratch)
             rc, cc = row_c, col_c
         K._copy(vr, x)
+        # forcing term (inexact Newton): the small-signal start and the first Newton step are
+        # far from the solution, where a looser inner solve costs no extra Newton step
+        # (measured on the sinh benchmark: 14 -> 12 CG iterations, still 3 Newton steps)
+        eta = EARLY_FORCING if step < 2 else FORCING
         it, rel = K._pcg(gd, rc, cc, w_row, g_left, g_right, v_left, v_right, v_top,
-                         v_bottom, inj_k, x, step > 0, rtol, 1e-4, max_iter, work)
+                         v_bottom, inj_k, x, step > 0, rtol, eta, max_iter, work)
         total_it += it
         K._copy(x, vr_new)
         K._col_voltages(cc, x, inj_k, v_top, v_bottom, vc_new)
@@ -254,9 +262,10 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 vc[i, j] += t * dc[i, j]
         if t == 1.0 and prev_step > 0.0:
             # Quadratic convergence predicts the next step as s_k^3 / s_{k-1}^2; the inexact
-            # inner solves (forcing 1e-4) bound it below by 1e-4 s_k. When even that is below
-            # the tolerance, another Newton step would only confirm convergence: stop now.
-            predicted = max(step_max**3 / prev_step**2, 1e-4 * step_max)
+            # inner solves (forcing FORCING from step 2 on) bound it below by FORCING s_k. When
+            # even that is below the tolerance, another Newton step would only confirm
+            # convergence: stop now.
+            predicted = max(step_max**3 / prev_step**2, FORCING * step_max)
             if predicted <= 0.1 * newton_tol * v_scale:
                 return total_it, step, rel, 0
         prev_step = step_max if t == 1.0 else 0.0
