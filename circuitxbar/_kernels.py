@@ -695,13 +695,22 @@ def _outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
     powers: [device, row wires, column wires, terminals, delivered by sources].
     """
     n_rows, n_cols = vr.shape
-    p_dev = 0.0
-    scale = 0.0
+    lane_c = np.empty((5, n_cols))
+    # per-column partial sums and maxima: independent lanes vectorise, where one running sum
+    # and one running maximum over all cells would wait on each other's latency every cell
+    p_lane, s_lane = lane_c[0], lane_c[1]
+    for j in range(n_cols):
+        p_lane[j] = 0.0
+        s_lane[j] = 0.0
     for i in range(n_rows):
         for j in range(n_cols):
-            p_dev += idev[i, j] * (vr[i, j] - vc[i, j])
-            scale = max(scale, abs(idev[i, j]))
-    lane_c = np.empty((5, n_cols))
+            p_lane[j] += idev[i, j] * (vr[i, j] - vc[i, j])
+            s_lane[j] = max(s_lane[j], abs(idev[i, j]))
+    p_dev = 0.0
+    scale = 0.0
+    for j in range(n_cols):
+        p_dev += p_lane[j]
+        scale = max(scale, s_lane[j])
     i_in_r = np.empty(n_rows)
     i_in_c = np.empty(n_cols)
     p_row, mm_r, fl_r, sc_r = _row_chain_currents(vr, idev, w_row, g_left, g_right, v_left,
