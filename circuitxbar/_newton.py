@@ -140,8 +140,9 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     zero_bias (from _zero_bias): the devices linearised at zero bias and that network
     factorised, the same for every input, so the first step of each input reuses them.
 
-    Returns (cg iterations, newton steps, last CG residual, status): status 0 converged,
-    1 device current not finite, 2 no convergence within max_newton, 3 not a descent direction.
+    Returns (cg iterations, newton steps, last CG residual, status, current): status 0
+    converged, 1 device current not finite, 2 no convergence within max_newton, 3 not a descent
+    direction; current: idev already holds the device currents at the returned voltages.
     """
     n_rows, n_cols = gstate.shape
     gd, inj, row_c, col_c, fscratch, work, vr_new, vc_new, dr, dc = scratch
@@ -158,7 +159,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     K._fill(dc, 0.0)
     idev0, gd0, row_c0, col_c0, finite0 = zero_bias
     if not finite0:
-        return 0, 0, 0.0, 1
+        return 0, 0, 0.0, 1, False
     K._copy(idev0, idev)
     K._copy(gd0, gd)
     none = np.empty((0, 0))
@@ -204,7 +205,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
             _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, 0.0,
                                        idev, gd)
             if not finite:
-                return total_it, step, rel, 1
+                return total_it, step, rel, 1, False
             continue
         if step_max <= newton_tol * v_scale:
             # converged: the last Newton step is below tolerance; apply it (it only helps)
@@ -212,7 +213,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 for j in range(n_cols):
                     vr[i, j] += dr[i, j]
                     vc[i, j] += dc[i, j]
-            return total_it, step, rel, 0
+            return total_it, step, rel, 0, False
         a, b = _linear_slope_terms(vr, dr, vc, dc, w_row, w_col, g_left, g_right, g_top,
                                    g_bottom, v_left, v_right, v_top, v_bottom)
         s0 = 0.0
@@ -221,7 +222,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 s0 += idev[i, j] * (dr[i, j] - dc[i, j])
         f0 = a + s0
         if f0 >= 0.0 and step_max > 1e-6 * v_scale:
-            return total_it, step, rel, 3
+            return total_it, step, rel, 3, False
         s1, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, 1.0,
                                    idev, gd)
         f1 = a + b + s1
@@ -255,7 +256,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                         f_hi *= 0.5
                     side = -1
             if not finite:
-                return total_it, step, rel, 1
+                return total_it, step, rel, 1, False
         for i in range(n_rows):
             for j in range(n_cols):
                 vr[i, j] += t * dr[i, j]
@@ -267,9 +268,10 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
             # convergence: stop now.
             predicted = max(step_max**3 / prev_step**2, FORCING * step_max)
             if predicted <= 0.1 * newton_tol * v_scale:
-                return total_it, step, rel, 0
+                # idev, gd hold the currents at this full step's end point: the returned state
+                return total_it, step, rel, 0, True
         prev_step = step_max if t == 1.0 else 0.0
-    return total_it, max_newton, rel, 2
+    return total_it, max_newton, rel, 2, False
 
 
 @numba.njit(**JIT)
@@ -294,15 +296,16 @@ def _solve_nonlinear_chunk(
     zero = np.zeros((n_rows, n_cols))
     for b in range(b_start, b_stop):
         vl, vrt, vt, vb = K._end_voltages(b_left, b_right, b_top, b_bottom, v_in[b], input_code)
-        it, nsteps, rel, st = _newton_one(
+        it, nsteps, rel, st, current = _newton_one(
             code, params, table, gstate, gate, r_row, r_col, w_row, w_col, g_left, g_right,
             g_top, g_bottom, vl, vrt, vt, vb, rtol, newton_tol, max_iter, max_newton, vr, vc, idev,
             scratch, zero_bias)
-        # device currents at the returned voltages (not at the last trial point)
-        _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, zero, zero, 0.0,
-                                   idev, gd)
-        if not finite and st == 0:
-            st = 1
+        if not current:
+            # device currents at the returned voltages (not at the last trial point)
+            _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, zero, zero,
+                                       0.0, idev, gd)
+            if not finite and st == 0:
+                st = 1
         kcl[b] = K._outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
                             vl, vrt, vt, vb, t_left[b], t_right[b], t_top[b], t_bottom[b],
                             powers[b])
