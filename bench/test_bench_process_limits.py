@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from conftest import RESULTS, record
 
 COMPILE_LIMIT_S = 20.0
@@ -69,8 +71,6 @@ def test_crossim_quoted_reference():
     # after the linear benchmarks: compare their 256x256 batch-64 figure with the quote
     key = ("solve (batch 64) per input", 256, "input")
     if key not in RESULTS:
-        import pytest
-
         pytest.skip("needs the 256x256 batch-64 solve benchmark (run with --full)")
     record(*key[:2], "CrossSim 3.2, 0.1% tol. (quoted in issue 5)", CROSSSIM_S_PER_INPUT,
            unit=key[2])

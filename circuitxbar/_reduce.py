@@ -32,6 +32,9 @@ from circuitxbar._config import JIT
 #: merges sharing at most this many nodes eliminate them node by node (cancellation-free, no
 #: LAPACK call overhead; leaves always do); larger ones use LAPACK and BLAS
 SMALL = 8
+#: blocks with both sides below this are leaves, reduced from their full nodal matrix: halving
+#: from a power of two ends at 4x4, measured faster than 2x2 (recursion overhead) and 8x8 leaves
+LEAF_BELOW = 6
 
 
 @numba.njit(**JIT)
@@ -129,7 +132,8 @@ def _sides(i0, i1, j0, j1, n_rows, n_cols, keep):
 
 @numba.njit(**JIT)
 def _leaf(g, wr, wc, i0, i1, j0, j1, keep):
-    """Boundary matrix of a small block (sides 2 or 3) from its full nodal matrix."""
+    """Boundary matrix of a small block (sides 2 to LEAF_BELOW - 1) from its full nodal
+    matrix."""
     n_rows, n_cols = g.shape
     h = i1 - i0
     w = j1 - j0
@@ -178,19 +182,14 @@ def _leaf(g, wr, wc, i0, i1, j0, j1, keep):
 
 @numba.njit(**JIT)
 def _merge_layout(i0, i1, j0, j1, n_rows, n_cols, keep):
-    """Where the boundary sides of the two halves of block (i0, i1, j0, j1), as _split cuts
+    """Where the boundary sides of the two halves of block (i0, i1, j0, j1), as halves cuts
     it, go in the merged matrix ordered [the block's boundary; the line of nodes the halves
     share]: each side lands on a contiguous range. Returns (node counts of A's four sides,
     their first target index, the same for B, boundary size, shared count)."""
-    rows, mid = _split(i0, i1, j0, j1)
-    if rows:
-        a = _sides(i0, mid, j0, j1, n_rows, n_cols, keep)
-        b = _sides(mid, i1, j0, j1, n_rows, n_cols, keep)
-        m = j1 - j0
-    else:
-        a = _sides(i0, i1, j0, mid, n_rows, n_cols, keep)
-        b = _sides(i0, i1, mid, j1, n_rows, n_cols, keep)
-        m = i1 - i0
+    rows, ha, hb = halves(i0, i1, j0, j1)
+    a = _sides(ha[0], ha[1], ha[2], ha[3], n_rows, n_cols, keep)
+    b = _sides(hb[0], hb[1], hb[2], hb[3], n_rows, n_cols, keep)
+    m = j1 - j0 if rows else i1 - i0
     p = _sides(i0, i1, j0, j1, n_rows, n_cols, keep)
     nb = p[0] + p[1] + p[2] + p[3]
     ca = np.array([a[0], a[1], a[2], a[3]])
@@ -274,33 +273,32 @@ def _blas_merge(ya, yb, ca, ta, cb, tb, nb, m):
 
 
 @numba.njit(**JIT)
-def _split(i0, i1, j0, j1):
-    """How a block is halved: (True, mid row) or (False, mid column); sides stay >= 2."""
+def halves(i0, i1, j0, j1):
+    """How a block is halved, longer side first (columns on a tie; sides stay >= 2):
+    (split across rows?, first half (i0, i1, j0, j1), second half). A is above or left of B."""
     h = i1 - i0
     w = j1 - j0
     if h > w:
-        return True, i0 + h // 2
-    return False, j0 + w // 2
+        mid = i0 + h // 2
+        return True, (i0, mid, j0, j1), (mid, i1, j0, j1)
+    mid = j0 + w // 2
+    return False, (i0, i1, j0, mid), (i0, i1, mid, j1)
 
 
 @numba.njit(**JIT)
 def reduce_block(g, wr, wc, i0, i1, j0, j1, keep, ya, yb):
     """Boundary matrix of block rows i0..i1-1, columns j0..j1-1 (sides >= 2).
 
-    ya, yb: the boundary matrices of the block's two halves (as _split cuts it) when the
+    ya, yb: the boundary matrices of the block's two halves (as halves cuts it) when the
     caller has them, else empty (0, 0) arrays: the wrapper reduces the two halves of the
     array on two threads (nogil) and merges them here. One entry point for both uses keeps
     the first-call compile short (every function called from Python compiles its own tree)."""
     n_rows, n_cols = g.shape
     if ya.shape[0] == 0:
-        if i1 - i0 < 6 and j1 - j0 < 6:
+        if i1 - i0 < LEAF_BELOW and j1 - j0 < LEAF_BELOW:
             return _leaf(g, wr, wc, i0, i1, j0, j1, keep)
         none = np.empty((0, 0))
-        rows, mid = _split(i0, i1, j0, j1)
-        if rows:
-            ya = reduce_block(g, wr, wc, i0, mid, j0, j1, keep, none, none)
-            yb = reduce_block(g, wr, wc, mid, i1, j0, j1, keep, none, none)
-        else:
-            ya = reduce_block(g, wr, wc, i0, i1, j0, mid, keep, none, none)
-            yb = reduce_block(g, wr, wc, i0, i1, mid, j1, keep, none, none)
+        _rows, ha, hb = halves(i0, i1, j0, j1)
+        ya = reduce_block(g, wr, wc, ha[0], ha[1], ha[2], ha[3], keep, none, none)
+        yb = reduce_block(g, wr, wc, hb[0], hb[1], hb[2], hb[3], keep, none, none)
     return merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep)

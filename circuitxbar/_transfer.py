@@ -64,12 +64,10 @@ def boundary_matrix(g, r_row, r_col, keep, executor=None, beside_last_merge=None
     if executor is None or n_rows * n_cols < _MIN_PARALLEL_CELLS:
         y = R.reduce_block(g, wr, wc, 0, n_rows, 0, n_cols, keep, none, none)
         return y, (beside_last_merge() if beside_last_merge is not None else None)
-    rows, mid = R._split(0, n_rows, 0, n_cols)
-    halves = ([(0, mid, 0, n_cols), (mid, n_rows, 0, n_cols)] if rows
-              else [(0, n_rows, 0, mid), (0, n_rows, mid, n_cols)])
+    _rows, first, second = R.halves(0, n_rows, 0, n_cols)
     # one half on the pool, the other on this thread (which would otherwise only wait)
-    future = executor.submit(R.reduce_block, g, wr, wc, *halves[1], keep, none, none)
-    ya = R.reduce_block(g, wr, wc, *halves[0], keep, none, none)
+    future = executor.submit(R.reduce_block, g, wr, wc, *second, keep, none, none)
+    ya = R.reduce_block(g, wr, wc, *first, keep, none, none)
     yb = future.result()
     side = executor.submit(beside_last_merge) if beside_last_merge is not None else None
     y = R.reduce_block(g, wr, wc, 0, n_rows, 0, n_cols, keep, ya, yb)
