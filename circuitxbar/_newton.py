@@ -29,30 +29,51 @@ EARLY_FORCING = 1e-2
 
 
 @numba.njit(**JIT)
-def _linear_slope_terms(vr, dr, vc, dc, w_row, w_col, g_left, g_right, g_top, g_bottom,
-                        v_left, v_right, v_top, v_bottom):
-    """Wire and terminal part of the co-content's slope along d: returns (a, b) with
-    slope_lin(t) = a + b t."""
+def _direction(x, vr, vc, idev, dr, dc, w_row, w_col, g_left, g_right, g_top, g_bottom,
+               v_left, v_right, v_top, v_bottom, lanes):
+    """The Newton direction and what the line search needs of it, in one pass over the array.
+
+    On entry x holds the new row voltages and dc the new column voltages; on return
+    dr = x - vr and dc -= vc. Returns (largest |step|, a, b, s0): the wire and terminal part of
+    the co-content's slope along d, slope_lin(t) = a + b t, and the device part at t = 0,
+    s0 = sum idev (dr - dc). ``lanes`` (4, C) scratch: per-column partial sums keep the loops
+    vectorisable without reassociation (no fastmath).
+    """
     n_rows, n_cols = vr.shape
+    big, la, lb, ls = lanes[0], lanes[1], lanes[2], lanes[3]
+    for j in range(n_cols):
+        big[j] = 0.0
+        la[j] = 0.0
+        lb[j] = 0.0
+        ls[j] = 0.0
     a = 0.0
     b = 0.0
     for i in range(n_rows):
+        for j in range(n_cols):
+            d_r = x[i, j] - vr[i, j]
+            d_c = dc[i, j] - vc[i, j]
+            dr[i, j] = d_r
+            dc[i, j] = d_c
+            big[j] = max(big[j], abs(d_r), abs(d_c))
+            ls[j] += idev[i, j] * (d_r - d_c)
+        # wire terms in second loops over the rows just written (a loop that reads back
+        # dr[i, j - 1] written in the same pass does not vectorise)
         w = w_row[i]
         for j in range(n_cols - 1):
             dd = dr[i, j + 1] - dr[i, j]
-            a += w * (vr[i, j + 1] - vr[i, j]) * dd
-            b += w * dd * dd
+            la[j] += w * (vr[i, j + 1] - vr[i, j]) * dd
+            lb[j] += w * dd * dd
+        if i > 0:
+            for j in range(n_cols):
+                dd = dc[i, j] - dc[i - 1, j]
+                la[j] += w_col[j] * (vc[i, j] - vc[i - 1, j]) * dd
+                lb[j] += w_col[j] * dd * dd
         if g_left[i] < INF:
             a += g_left[i] * (vr[i, 0] - v_left[i]) * dr[i, 0]
             b += g_left[i] * dr[i, 0] * dr[i, 0]
         if g_right[i] < INF:
             a += g_right[i] * (vr[i, n_cols - 1] - v_right[i]) * dr[i, n_cols - 1]
             b += g_right[i] * dr[i, n_cols - 1] * dr[i, n_cols - 1]
-    for i in range(n_rows - 1):
-        for j in range(n_cols):
-            dd = dc[i + 1, j] - dc[i, j]
-            a += w_col[j] * (vc[i + 1, j] - vc[i, j]) * dd
-            b += w_col[j] * dd * dd
     for j in range(n_cols):
         if g_top[j] < INF:
             a += g_top[j] * (vc[0, j] - v_top[j]) * dc[0, j]
@@ -60,28 +81,46 @@ def _linear_slope_terms(vr, dr, vc, dc, w_row, w_col, g_left, g_right, g_top, g_
         if g_bottom[j] < INF:
             a += g_bottom[j] * (vc[n_rows - 1, j] - v_bottom[j]) * dc[n_rows - 1, j]
             b += g_bottom[j] * dc[n_rows - 1, j] * dc[n_rows - 1, j]
-    return a, b
+    step_max = 0.0
+    s0 = 0.0
+    for j in range(n_cols):
+        step_max = max(step_max, big[j])
+        a += la[j]
+        b += lb[j]
+        s0 += ls[j]
+    return step_max, a, b, s0
 
 
 @numba.njit(**JIT)
-def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gdev):
-    """Device part of the co-content's slope at V + t d; fills idev, gdev at that point.
+def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gdev, inj):
+    """Device part of the co-content's slope at V + t d; fills idev, gdev at that point and
+    inj = idev - gdev v, the current source of the devices linearised there (the next Newton
+    step's, when this point is accepted).
 
     Returns (slope, all_finite)."""
     n_rows, n_cols = vr.shape
     s = 0.0
     finite = True
     if code == SINH:
-        # the common nonlinear model, inlined: the generic dispatch costs more than the sinh
+        # the common nonlinear model, inlined: the generic dispatch costs more than the sinh.
+        # Per-column partial sums keep the loop vectorisable (no reassociation without
+        # fastmath), and the branch-free sinh_cosh vectorises with it.
         k = params[0]
+        inv_k = 1.0 / k
+        lane = np.zeros(n_cols)
         for i in range(n_rows):
             for j in range(n_cols):
                 delta = dr[i, j] - dc[i, j]
-                sh, ch = sinh_cosh(k * (vr[i, j] - vc[i, j] + t * delta))
-                cur = gstate[i, j] * sh / k
+                v = vr[i, j] - vc[i, j] + t * delta
+                sh, ch = sinh_cosh(k * v)
+                cur = gstate[i, j] * sh * inv_k
+                gd = gstate[i, j] * ch
                 idev[i, j] = cur
-                gdev[i, j] = gstate[i, j] * ch
-                s += cur * delta
+                gdev[i, j] = gd
+                inj[i, j] = cur - gd * v
+                lane[j] += cur * delta
+        for j in range(n_cols):
+            s += lane[j]
         return s, math.isfinite(s)
     for i in range(n_rows):
         for j in range(n_cols):
@@ -92,6 +131,7 @@ def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gd
                 finite = False
             idev[i, j] = cur
             gdev[i, j] = dcur
+            inj[i, j] = cur - dcur * v
             s += cur * delta
     return s, finite
 
@@ -99,36 +139,52 @@ def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gd
 @numba.njit(**JIT)
 def _alloc_newton(n_rows, n_cols):
     """Scratch of one Newton solve, allocated once per thread chunk (fresh pages per input
-    would cost page faults comparable to the solve)."""
+    would cost page faults comparable to the solve): gd, inj, row factors, column factors,
+    factor scratch, CG workspace, dr, dc (R, C) and lanes (4, C)."""
     factors = K._alloc_factors(n_rows, n_cols)
     return (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), factors[0], factors[1],
             factors[2], K._alloc_workspace(n_rows, n_cols), np.empty((n_rows, n_cols)),
-            np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)))
+            np.empty((n_rows, n_cols)), np.empty((4, n_cols)))
 
 
 @numba.njit(**JIT)
 def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right, g_top,
                g_bottom):
     """Device currents and conductances at zero bias and that network's chain factors:
-    (idev0, gd0, row factors, column factors, all finite). Input-independent, so computed once
-    per batch chunk rather than once per input."""
+    (idev0, gd0, row factors, column factors, all finite, any current). Input-independent, so
+    computed once per batch chunk rather than once per input."""
     n_rows, n_cols = gstate.shape
-    idev0 = np.empty((n_rows, n_cols))
+    idev0 = np.zeros((n_rows, n_cols))
     gd0 = np.empty((n_rows, n_cols))
     if code == SINH:
         # sinh gives no current at zero bias and its small-signal conductance is g: no exp
-        K._fill(idev0, 0.0)
         K._copy(gstate, gd0)
         finite = True
     else:
         zero = np.zeros((n_rows, n_cols))
         _s, finite = _device_slope(code, params, table, gstate, gate, zero, zero, zero, zero,
-                                   0.0, idev0, gd0)
+                                   0.0, idev0, gd0, np.empty((n_rows, n_cols)))
+    any_current = False
+    for i in range(n_rows):
+        for j in range(n_cols):
+            any_current = any_current or idev0[i, j] != 0.0
     row_c, col_c, fscratch = K._alloc_factors(n_rows, n_cols)
     if finite:
         K._factor_all(gd0, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c,
                       fscratch)
-    return idev0, gd0, row_c, col_c, finite
+    return idev0, gd0, row_c, col_c, finite, any_current
+
+
+@numba.njit(**JIT)
+def _advance(vr, vc, dr, dc, t, x):
+    """vr += t dr, vc += t dc, and x = vr (the next inner solve's warm start)."""
+    n_rows, n_cols = vr.shape
+    for i in range(n_rows):
+        for j in range(n_cols):
+            v = vr[i, j] + t * dr[i, j]
+            vr[i, j] = v
+            x[i, j] = v
+            vc[i, j] += t * dc[i, j]
 
 
 @numba.njit(**JIT)
@@ -144,8 +200,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     converged, 1 device current not finite, 2 no convergence within max_newton, 3 not a descent
     direction; current: idev already holds the device currents at the returned voltages.
     """
-    n_rows, n_cols = gstate.shape
-    gd, inj, row_c, col_c, fscratch, work, vr_new, vc_new, dr, dc = scratch
+    gd, inj, row_c, col_c, fscratch, work, dr, dc, lanes = scratch
     x = work[3]
     v_scale = 0.0
     for arr in (v_left, v_right, v_top, v_bottom):
@@ -153,78 +208,51 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
             v_scale = max(v_scale, abs(arr[k]))
     if v_scale == 0.0:
         v_scale = 1.0
-    K._fill(vr, 0.0)
-    K._fill(vc, 0.0)
-    K._fill(dr, 0.0)
-    K._fill(dc, 0.0)
-    idev0, gd0, row_c0, col_c0, finite0 = zero_bias
+    idev0, gd0, row_c0, col_c0, finite0, current0 = zero_bias
     if not finite0:
         return 0, 0, 0.0, 1, False
-    K._copy(idev0, idev)
-    K._copy(gd0, gd)
+    # the small-signal start: the devices linearised at zero bias, where v = 0 and so the
+    # linearisation's current source is the zero-bias current itself (none for sinh: the
+    # kernels' faster source-free paths give the same numbers)
     none = np.empty((0, 0))
-    total_it = 0
-    rel = 0.0
+    it, rel = K._pcg(gd0, row_c0, col_c0, w_row, g_left, g_right, v_left, v_right, v_top,
+                     v_bottom, idev0 if current0 else none, x, False, rtol, EARLY_FORCING,
+                     max_iter, work)
+    total_it = it
+    K._copy(x, vr)
+    K._col_voltages(col_c0, x, idev0 if current0 else none, v_top, v_bottom, vc)
+    K._fill(dr, 0.0)
+    K._fill(dc, 0.0)
+    _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, 0.0, idev,
+                               gd, inj)
+    if not finite:
+        return total_it, 0, rel, 1, False
     prev_step = 0.0
-    for step in range(max_newton + 1):
-        # linearise: I(v) ~ gd v + inj
-        any_inj = False
-        for i in range(n_rows):
-            for j in range(n_cols):
-                inj[i, j] = idev[i, j] - gd[i, j] * (vr[i, j] - vc[i, j])
-                any_inj = any_inj or inj[i, j] != 0.0
-        # no injected current (the first step of a device with I(0) = 0): the kernels' faster
-        # source-free paths give the same numbers
-        inj_k = inj if any_inj else none
-        if step == 0:
-            rc, cc = row_c0, col_c0
-        else:
-            K._factor_all(gd, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c,
-                          fscratch)
-            rc, cc = row_c, col_c
-        K._copy(vr, x)
+    for step in range(1, max_newton + 1):
+        # linearised at the current point: I(v) ~ gd v + inj (inj from _device_slope there);
+        # x holds vr, the warm start
+        K._factor_all(gd, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c,
+                      fscratch)
         # forcing term (inexact Newton): the small-signal start and the first Newton step are
         # far from the solution, where a looser inner solve costs no extra Newton step
         # (measured on the sinh benchmark: 14 -> 12 CG iterations, still 3 Newton steps)
         eta = EARLY_FORCING if step < 2 else FORCING
-        it, rel = K._pcg(gd, rc, cc, w_row, g_left, g_right, v_left, v_right, v_top,
-                         v_bottom, inj_k, x, step > 0, rtol, eta, max_iter, work)
+        it, rel = K._pcg(gd, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top,
+                         v_bottom, inj, x, True, rtol, eta, max_iter, work)
         total_it += it
-        K._copy(x, vr_new)
-        K._col_voltages(cc, x, inj_k, v_top, v_bottom, vc_new)
-        step_max = 0.0
-        for i in range(n_rows):
-            for j in range(n_cols):
-                dr[i, j] = vr_new[i, j] - vr[i, j]
-                dc[i, j] = vc_new[i, j] - vc[i, j]
-                step_max = max(step_max, abs(dr[i, j]), abs(dc[i, j]))
-        if step == 0:
-            # the small-signal (linear) solution is only the starting point
-            K._copy(vr_new, vr)
-            K._copy(vc_new, vc)
-            _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, 0.0,
-                                       idev, gd)
-            if not finite:
-                return total_it, step, rel, 1, False
-            continue
+        K._col_voltages(col_c, x, inj, v_top, v_bottom, dc)
+        step_max, a, b, s0 = _direction(x, vr, vc, idev, dr, dc, w_row, w_col, g_left,
+                                        g_right, g_top, g_bottom, v_left, v_right, v_top,
+                                        v_bottom, lanes)
         if step_max <= newton_tol * v_scale:
             # converged: the last Newton step is below tolerance; apply it (it only helps)
-            for i in range(n_rows):
-                for j in range(n_cols):
-                    vr[i, j] += dr[i, j]
-                    vc[i, j] += dc[i, j]
+            _advance(vr, vc, dr, dc, 1.0, x)
             return total_it, step, rel, 0, False
-        a, b = _linear_slope_terms(vr, dr, vc, dc, w_row, w_col, g_left, g_right, g_top,
-                                   g_bottom, v_left, v_right, v_top, v_bottom)
-        s0 = 0.0
-        for i in range(n_rows):
-            for j in range(n_cols):
-                s0 += idev[i, j] * (dr[i, j] - dc[i, j])
         f0 = a + s0
         if f0 >= 0.0 and step_max > 1e-6 * v_scale:
             return total_it, step, rel, 3, False
         s1, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, 1.0,
-                                   idev, gd)
+                                   idev, gd, inj)
         f1 = a + b + s1
         t = 1.0
         # f0 >= 0 only when the step is so small that rounding decides the slope's sign: take
@@ -241,7 +269,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 else:
                     t = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
                 st, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc,
-                                           t, idev, gd)
+                                           t, idev, gd, inj)
                 ft = a + b * t + st if finite else INF
                 if ft <= 0.0 and ft >= 0.5 * f0 or abs(ft) <= 0.01 * (-f0):
                     break
@@ -257,10 +285,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                     side = -1
             if not finite:
                 return total_it, step, rel, 1, False
-        for i in range(n_rows):
-            for j in range(n_cols):
-                vr[i, j] += t * dr[i, j]
-                vc[i, j] += t * dc[i, j]
+        _advance(vr, vc, dr, dc, t, x)
         if t == 1.0 and prev_step > 0.0:
             # Quadratic convergence predicts the next step as s_k^3 / s_{k-1}^2; the inexact
             # inner solves (forcing FORCING from step 2 on) bound it below by FORCING s_k. When
@@ -293,6 +318,7 @@ def _solve_nonlinear_chunk(
     vc = np.empty((n_rows, n_cols))
     idev = np.empty((n_rows, n_cols))
     gd = np.empty((n_rows, n_cols))
+    inj = np.empty((n_rows, n_cols))
     zero = np.zeros((n_rows, n_cols))
     for b in range(b_start, b_stop):
         vl, vrt, vt, vb = K._end_voltages(b_left, b_right, b_top, b_bottom, v_in[b], input_code)
@@ -303,7 +329,7 @@ def _solve_nonlinear_chunk(
         if not current:
             # device currents at the returned voltages (not at the last trial point)
             _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, zero, zero,
-                                       0.0, idev, gd)
+                                       0.0, idev, gd, inj)
             if not finite and st == 0:
                 st = 1
         kcl[b] = K._outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,

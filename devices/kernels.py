@@ -53,6 +53,9 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.core.extending import intrinsic
 
 from circuitxbar._config import JIT
 
@@ -74,28 +77,61 @@ _COSH_CAP = math.cosh(X_CAP)
 _EPS = 2.220446049250313e-16
 
 
+@intrinsic
+def _float_from_bits(typingctx, bits):
+    """The float64 whose IEEE bit pattern is the int64 ``bits`` (an LLVM bitcast, which the
+    loop vectoriser handles, unlike math.ldexp)."""
+    if bits != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that n * _LN2_HI is exact for |n| < 2^20
+_LN2_LO = 1.90821492927058770002e-10
+_INV_LN2 = 1.44269504088896338700e00
+#: 1/k!, k = 1..16
+_INV_FACT = tuple(1.0 / math.factorial(k) for k in range(1, 17))
+
+
+@numba.njit(**JIT)
+def _horner_expm1(r):
+    """(e^r - 1) / r for -1e-15 < r < ln 2 by its Taylor series to r^15 (the first term left
+    out is below 2e-16 relative at r = ln 2)."""
+    f = _INV_FACT
+    return f[0] + r * (f[1] + r * (f[2] + r * (f[3] + r * (f[4] + r * (f[5] + r * (f[6] + r * (
+        f[7] + r * (f[8] + r * (f[9] + r * (f[10] + r * (f[11] + r * (f[12] + r * (f[13] + r * (
+            f[14] + r * f[15]))))))))))))))
+
+
 @numba.njit(**JIT)
 def _sinh_cosh(x):
     """(sinh x, cosh x) for |x| <= X_CAP; beyond, the tangent line at the cap and its slope.
 
-    One exponential serves both (the solver evaluates every cell at every Newton step, so this is
-    hot): below |x| = 0.1, with m = e^|x| - 1, sinh = m (m + 2) / (2 (m + 1)) has no cancellation;
-    above, (e - 1/e) / 2 is accurate to a few ulp. cosh = sinh + e^-|x| (sinh odd, cosh even).
+    Branch-free, so a loop over cells vectorises (the solver evaluates every cell at every
+    Newton step; libm's exp is a scalar call). With |x| = n ln2 + r, 0 <= r < ln2:
+    m = e^|x| - 1 = 2^n expm1(r) + (2^n - 1), a sum of two non-negative terms, expm1(r) by its
+    Taylor series, 2^n built from its bits. Then sinh = m (1 + 1/(m + 1)) / 2 and
+    cosh = (m + 1 + 1/(m + 1)) / 2 add only positive terms: no cancellation at small |x|, and
+    within 2 ulp of libm over |x| <= X_CAP (tests/test_devices.py).
     """
-    ax = abs(x)
-    if ax <= X_CAP:
-        if ax < 0.1:
-            m = math.expm1(ax)  # on |x|: for x < 0, e^x - 1 would round to -1 and lose e^x
-            ex = m + 1.0
-            s = m * (m + 2.0) / (2.0 * ex)
-        else:
-            # e - 1/e loses at most a factor e^0.1 / (2 sinh 0.1) ~ 5.5 ulp here; exp is
-            # several times cheaper than expm1
-            ex = math.exp(ax)
-            s = 0.5 * (ex - 1.0 / ex)
-        return (s if x >= 0.0 else -s), s + 1.0 / ex
-    s = _SINH_CAP + _COSH_CAP * (ax - X_CAP)
-    return (s if x > 0.0 else -s), _COSH_CAP
+    ax = min(abs(x), X_CAP)
+    n = math.floor(ax * _INV_LN2)
+    r = (ax - n * _LN2_HI) - n * _LN2_LO
+    # expm1(r) = sum r^k / k!, k = 1..16, Horner; 1/k! as exact-rounded constants
+    q = r * _horner_expm1(r)
+    two_n = _float_from_bits((np.int64(n) + 1023) << 52)
+    m = two_n * q + (two_n - 1.0)
+    inv = 1.0 / (m + 1.0)
+    s = 0.5 * m * (1.0 + inv)
+    c = 0.5 * (m + 1.0 + inv)
+    beyond = abs(x) > X_CAP
+    s = _SINH_CAP + _COSH_CAP * (abs(x) - X_CAP) if beyond else s
+    c = _COSH_CAP if beyond else c
+    return (s if x >= 0.0 else -s), c
 
 
 @numba.njit(**JIT)
