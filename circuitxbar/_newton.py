@@ -215,9 +215,11 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     # linearisation's current source is the zero-bias current itself (none for sinh: the
     # kernels' faster source-free paths give the same numbers)
     none = np.empty((0, 0))
+    # warm is passed as a run-time bool (v_scale < 0 is False, step > 0 True below): literal
+    # True and False would compile _pcg twice, 1.6 s of first-call time
     it, rel = K._pcg(gd0, row_c0, col_c0, w_row, g_left, g_right, v_left, v_right, v_top,
-                     v_bottom, idev0 if current0 else none, x, False, rtol, EARLY_FORCING,
-                     max_iter, work)
+                     v_bottom, idev0 if current0 else none, x, v_scale < 0.0, rtol,
+                     EARLY_FORCING, max_iter, work)
     total_it = it
     K._copy(x, vr)
     K._col_voltages(col_c0, x, idev0 if current0 else none, v_top, v_bottom, vc)
@@ -238,7 +240,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         # (measured on the sinh benchmark: 14 -> 12 CG iterations, still 3 Newton steps)
         eta = EARLY_FORCING if step < 2 else FORCING
         it, rel = K._pcg(gd, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top,
-                         v_bottom, inj, x, True, rtol, eta, max_iter, work)
+                         v_bottom, inj, x, step > 0, rtol, eta, max_iter, work)
         total_it += it
         K._col_voltages(col_c, x, inj, v_top, v_bottom, dc)
         step_max, a, b, s0 = _direction(x, vr, vc, idev, dr, dc, w_row, w_col, g_left,
@@ -251,40 +253,40 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         f0 = a + s0
         if f0 >= 0.0 and step_max > 1e-6 * v_scale:
             return total_it, step, rel, 3, False
-        s1, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, 1.0,
-                                   idev, gd, inj)
-        f1 = a + b + s1
+        # the full Newton step, unless it overshoots the minimum along d; then a search for t
+        # in (0, 1) where the slope is back near zero (Illinois method). One call site of
+        # _device_slope for both: each site inlines the whole device library (compile time).
         t = 1.0
-        # f0 >= 0 only when the step is so small that rounding decides the slope's sign: take
-        # the full Newton step there (quadratic convergence), no line search
-        if f0 < 0.0 and (not finite or f1 > 0.01 * (-f0)):
-            # overshoot: find t in (0, 1) where the slope is back near zero (Illinois method)
-            lo, f_lo, hi, f_hi = 0.0, f0, 1.0, f1
-            if not finite:
-                f_hi = INF
-            side = 0
-            for _ls in range(60):
-                if f_hi == INF:
-                    t = 0.5 * (lo + hi)
-                else:
-                    t = (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-                st, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc,
-                                           t, idev, gd, inj)
-                ft = a + b * t + st if finite else INF
-                if ft <= 0.0 and ft >= 0.5 * f0 or abs(ft) <= 0.01 * (-f0):
+        lo, f_lo, hi, f_hi = 0.0, f0, 1.0, INF
+        side = 0
+        finite = True
+        for ls in range(61):
+            if ls > 0:
+                t = 0.5 * (lo + hi) if f_hi == INF else (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
+            st, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t,
+                                       idev, gd, inj)
+            ft = a + b * t + st if finite else INF
+            if ls == 0:
+                # f0 >= 0 only when the step is so small that rounding decides the slope's
+                # sign: take the full step there (quadratic convergence), no line search
+                if not (f0 < 0.0 and (not finite or ft > 0.01 * (-f0))):
                     break
-                if ft > 0.0:
-                    hi, f_hi = t, ft
-                    if side == 1 and f_hi < INF:
-                        f_lo *= 0.5
-                    side = 1
-                else:
-                    lo, f_lo = t, ft
-                    if side == -1 and f_hi < INF:
-                        f_hi *= 0.5
-                    side = -1
-            if not finite:
-                return total_it, step, rel, 1, False
+                f_hi = ft
+                continue
+            if ft <= 0.0 and ft >= 0.5 * f0 or abs(ft) <= 0.01 * (-f0):
+                break
+            if ft > 0.0:
+                hi, f_hi = t, ft
+                if side == 1 and f_hi < INF:
+                    f_lo *= 0.5
+                side = 1
+            else:
+                lo, f_lo = t, ft
+                if side == -1 and f_hi < INF:
+                    f_hi *= 0.5
+                side = -1
+        if not finite and f0 < 0.0:
+            return total_it, step, rel, 1, False
         _advance(vr, vc, dr, dc, t, x)
         if t == 1.0 and prev_step > 0.0:
             # Quadratic convergence predicts the next step as s_k^3 / s_{k-1}^2; the inexact

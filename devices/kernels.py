@@ -90,6 +90,21 @@ def _float_from_bits(typingctx, bits):
     return types.float64(types.int64), codegen
 
 
+@intrinsic
+def _mul_add(typingctx, a, b, c):
+    """a * b + c, fused into one FMA where the CPU has it (LLVM's fmuladd: the product is not
+    rounded on its own, so the result is at least as accurate as the two operations)."""
+    if not (a == b == c == types.float64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        d = ir.DoubleType()
+        fn = builder.module.declare_intrinsic("llvm.fmuladd", [d], ir.FunctionType(d, [d, d, d]))
+        return builder.call(fn, args)
+
+    return types.float64(types.float64, types.float64, types.float64), codegen
+
+
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that n * _LN2_HI is exact for |n| < 2^20
 _LN2_LO = 1.90821492927058770002e-10
 _INV_LN2 = 1.44269504088896338700e00
@@ -102,9 +117,10 @@ def _horner_expm1(r):
     """(e^r - 1) / r for -1e-15 < r < ln 2 by its Taylor series to r^15 (the first term left
     out is below 2e-16 relative at r = ln 2)."""
     f = _INV_FACT
-    return f[0] + r * (f[1] + r * (f[2] + r * (f[3] + r * (f[4] + r * (f[5] + r * (f[6] + r * (
-        f[7] + r * (f[8] + r * (f[9] + r * (f[10] + r * (f[11] + r * (f[12] + r * (f[13] + r * (
-            f[14] + r * f[15]))))))))))))))
+    acc = _mul_add(r, f[15], f[14])
+    for k in range(13, -1, -1):  # unrolled by LLVM: the bounds are constants
+        acc = _mul_add(r, acc, f[k])
+    return acc
 
 
 @numba.njit(**JIT)
