@@ -491,7 +491,7 @@ def _direct_checked(xbar, method, rtol, kcl_tol, max_iter, seed):
     try:
         t, ref = _transfer.transfer_matrix_direct(
             prep.g, xbar.r_row, xbar.r_col, prep.term_g, prep.input_code, output_code,
-            executor, beside_last_merge=check_solve)
+            executor, beside=check_solve)
         finite = bool(np.isfinite(t).all())
     except np.linalg.LinAlgError:
         t, finite, ref = None, False, check_solve()
