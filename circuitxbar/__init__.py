@@ -3,12 +3,15 @@
 from circuitxbar.crossbar import Crossbar
 from circuitxbar.errors import CircuitxbarError, ConvergenceError, ResultFileError, ValidationError
 from circuitxbar.solver import SolverInfo, SolveResult, solve, transfer_matrices, transfer_matrix
+from circuitxbar.factorization import Factorization, factorize  # noqa: E402  (uses solver)
 
 __all__ = [
     "Crossbar",
     "solve",
     "transfer_matrix",
     "transfer_matrices",
+    "factorize",
+    "Factorization",
     "SolveResult",
     "SolverInfo",
     "CircuitxbarError",
@@ -29,7 +32,8 @@ def _guard_kernel_caches():
     # _config.py is included because Numba's cache key ignores the compile flags set there
     _config.drop_stale_caches((os.path.join(here, "_kernels.py"), os.path.join(here, "_newton.py"),
                                os.path.join(here, "_config.py"), os.path.join(here, "_reduce.py"),
-                               os.path.join(here, "_lapack.py"), _device_kernels.__file__))
+                               os.path.join(here, "_lapack.py"), os.path.join(here, "_direct.py"),
+                               _device_kernels.__file__))
 
 
 _guard_kernel_caches()

@@ -18,19 +18,48 @@ from circuitxbar._config import JIT
 
 for _name, _module in (("dpotrf", "scipy.linalg.cython_lapack"),
                        ("dtrsm", "scipy.linalg.cython_blas"),
-                       ("dsyrk", "scipy.linalg.cython_blas")):
+                       ("dsyrk", "scipy.linalg.cython_blas"),
+                       ("dgemm", "scipy.linalg.cython_blas")):
     ll.add_symbol(f"circuitxbar_{_name}", get_cython_function_address(_module, _name))
 
 _P = types.intp
 _dpotrf = types.ExternalFunction("circuitxbar_dpotrf", types.void(*([_P] * 5)))
 _dtrsm = types.ExternalFunction("circuitxbar_dtrsm", types.void(*([_P] * 11)))
 _dsyrk = types.ExternalFunction("circuitxbar_dsyrk", types.void(*([_P] * 10)))
+_dgemm = types.ExternalFunction("circuitxbar_dgemm", types.void(*([_P] * 13)))
 
 
 @numba.njit(**JIT)
-def schur_update(yss, ybs, s):
+def rows_product(work, nb, m, x, x_off):
+    """work[nb:nb + m] = X work[:nb], in place on rows of the C-ordered work (rows, B), with
+    X (m, nb) stored as X^T (nb, m) C-ordered at x[x_off:] (from schur_update's want_x).
+
+    In LAPACK's column-major view the rows of work are columns: C^T (B, m) = W^T (B, nb)
+    X^T (nb, m), and x seen column-major is X (m, nb), hence dgemm('N', 'T'). No allocation:
+    the back substitution calls this once per large merge."""
+    n_batch = work.shape[1]
+    ch = np.empty(2, np.uint8)  # 'N', 'T'
+    ch[0] = 78
+    ch[1] = 84
+    iv = np.empty(3, np.int32)  # B, m, nb
+    iv[0] = n_batch
+    iv[1] = m
+    iv[2] = nb
+    dv = np.empty(2)  # 1, 0
+    dv[0] = 1.0
+    dv[1] = 0.0
+    p = iv.ctypes.data
+    base = work.ctypes.data
+    _dgemm(ch.ctypes.data, ch.ctypes.data + 1, p, p + 4, p + 8, dv.ctypes.data, base, p,
+           x.ctypes.data + 8 * x_off, p + 4, dv.ctypes.data + 8, base + 8 * nb * n_batch, p)
+
+
+@numba.njit(**JIT)
+def schur_update(yss, ybs, s, want_x):
     """s -= Y_bs Y_ss^-1 Y_sb on the upper triangle of s (C order), in place, for C-ordered
     yss (m, m) symmetric positive definite and ybs (nb, m); yss and ybs are overwritten.
+    With want_x, ybs ends as X^T with X = -Y_ss^-1 Y_sb (m, nb): the shared nodes' voltages
+    for given boundary voltages u_b are X u_b (a second dtrsm, with L^T: X = -L^-T W).
 
     LAPACK reads C-ordered arrays as Fortran-ordered, i.e. transposed: yss is symmetric, ybs
     read so is Y_sb (m, nb), and the lower triangle LAPACK writes is the upper one in C order.
@@ -59,4 +88,7 @@ def schur_update(yss, ybs, s):
            ybs.ctypes.data, p_m)
     _dsyrk(p_l, p_l + 2, p_nb, p_m, p_one + 8, ybs.ctypes.data, p_m, p_one, s.ctypes.data,
            p_nb)
+    if want_x:
+        _dtrsm(p_l, p_l, p_l + 2, p_l + 1, p_m, p_nb, p_one + 8, yss.ctypes.data, p_m,
+               ybs.ctypes.data, p_m)
     return 0

@@ -38,11 +38,16 @@ LEAF_BELOW = 6
 
 
 @numba.njit(**JIT)
-def _gth_eliminate(y, nb):
+def _gth_eliminate(y, nb, weights):
     """Eliminate nodes nb..n-1 of Laplacian y (n, n) in place, last first, and return the
     leading (nb, nb) Schur complement. Off-diagonals only ever gain same-sign products, the
-    pivot is the sum of the node's remaining off-diagonal magnitudes."""
+    pivot is the sum of the node's remaining off-diagonal magnitudes.
+
+    weights (n - nb, n), unless empty, receives each eliminated node's voltage as a convex
+    combination of the nodes left when it went: u_k = sum_{j < k} weights[k - nb, j] u_j
+    (what the back substitution of a factorisation needs; rows of isolated nodes stay 0)."""
     n = y.shape[0]
+    record = weights.shape[0] > 0
     for k in range(n - 1, nb - 1, -1):
         d = 0.0
         for j in range(k):
@@ -50,6 +55,9 @@ def _gth_eliminate(y, nb):
         if d <= 0.0:  # isolated node: nothing flows through it
             continue
         inv = 1.0 / d
+        if record:
+            for j in range(k):
+                weights[k - nb, j] = -y[k, j] * inv
         for a in range(k):
             f = y[a, k] * inv
             if f != 0.0:
@@ -131,9 +139,10 @@ def _sides(i0, i1, j0, j1, n_rows, n_cols, keep):
 
 
 @numba.njit(**JIT)
-def _leaf(g, wr, wc, i0, i1, j0, j1, keep):
+def _leaf(g, wr, wc, i0, i1, j0, j1, keep, ids, weights):
     """Boundary matrix of a small block (sides 2 to LEAF_BELOW - 1) from its full nodal
-    matrix."""
+    matrix. ids (n,), unless empty, receives the global node number of each local node
+    (node_id), weights the elimination's back-substitution weights (_gth_eliminate)."""
     n_rows, n_cols = g.shape
     h = i1 - i0
     w = j1 - j0
@@ -157,17 +166,22 @@ def _leaf(g, wr, wc, i0, i1, j0, j1, keep):
             col_id[0, b] = n_l + n_r + b
         if n_b > 0:
             col_id[bottom, b] = n_l + n_r + n_t + b
-    nxt = nb
-    for a in range(h):
-        for b in range(w):
-            if row_id[a, b] < 0:
-                row_id[a, b] = nxt
-                nxt += 1
-    for a in range(h):
-        for b in range(w):
-            if col_id[a, b] < 0:
-                col_id[a, b] = nxt
-                nxt += 1
+    # inner nodes numbered so that elimination (last first) takes the column nodes of odd
+    # local rows, then the row nodes of odd local columns (each set mutually unconnected, of
+    # degree 3), then the rest: the order minimum degree picks on a 4 x 4 leaf, with 27 % fewer
+    # fill entries and 44 % less elimination work than all row nodes before all column nodes
+    # (a dangling position beyond the block is a boundary node or none: never inner)
+    nxt = n - 1
+    for group in range(4):
+        for a in range(h):
+            for b in range(w):
+                if group % 2 == 0:
+                    if col_id[a, b] < 0 and (a % 2 == 1) == (group == 0):
+                        col_id[a, b] = nxt
+                        nxt -= 1
+                elif row_id[a, b] < 0 and (b % 2 == 1) == (group == 1):
+                    row_id[a, b] = nxt
+                    nxt -= 1
     y = np.zeros((n, n))
     for a in range(h):
         for b in range(w):
@@ -177,7 +191,22 @@ def _leaf(g, wr, wc, i0, i1, j0, j1, keep):
     for b in range(w):
         for a in range(bottom):
             _link(y, col_id[a, b], col_id[a + 1, b], wc[j0 + b])
-    return _gth_eliminate(y, nb)
+    if ids.size > 0:
+        for a in range(h):
+            for b in range(w + 1):
+                if row_id[a, b] >= 0:
+                    ids[row_id[a, b]] = node_id(False, i0 + a, j0 + b, n_cols, n_rows)
+        for a in range(h + 1):
+            for b in range(w):
+                if col_id[a, b] >= 0:
+                    ids[col_id[a, b]] = node_id(True, i0 + a, j0 + b, n_cols, n_rows)
+    return _gth_eliminate(y, nb, weights)
+
+
+@numba.njit(**JIT)
+def node_id(column, i, j, n_cols, n_rows):
+    """Global node number: row-wire node (i, j) is i C + j, column-wire node R C + i C + j."""
+    return (n_rows * n_cols if column else 0) + i * n_cols + j
 
 
 @numba.njit(**JIT)
@@ -206,19 +235,37 @@ def _merge_layout(i0, i1, j0, j1, n_rows, n_cols, keep):
 
 
 @numba.njit(**JIT)
-def merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep):
-    """Boundary matrix of block (i0, i1, j0, j1) from those of its two halves."""
+def merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, record):
+    """Boundary matrix of block (i0, i1, j0, j1) from those of its two halves, and how the
+    shared nodes were eliminated (MERGED_BY_BLAS or MERGED_BY_GTH).
+
+    record (m, nb + m), unless empty, receives what the back substitution needs: the GTH
+    weights (_gth_eliminate), or for the BLAS path X^T (nb, m) in its leading nb m entries,
+    X = -Y_ss^-1 Y_sb (the shared nodes' voltages are X u_b)."""
     ca, ta, cb, tb, nb, m = _merge_layout(i0, i1, j0, j1, n_rows, n_cols, keep)
     if m > SMALL:
-        s, ok = _blas_merge(ya, yb, ca, ta, cb, tb, nb, m)
+        s, ok = _blas_merge(ya, yb, ca, ta, cb, tb, nb, m, record)
         if ok:
-            return s
+            return s, MERGED_BY_BLAS
     # few shared nodes, or a shared block that Cholesky rejects (not positive definite: an
     # isolated group of nodes), which node-by-node elimination handles
     y = np.zeros((nb + m, nb + m))
     _scatter(ya, ca, ta, 0, y, y, y)
     _scatter(yb, cb, tb, 0, y, y, y)
-    return _gth_eliminate(y, nb)
+    if record.shape[0] > 0:
+        _fill2(record, 0.0)
+    return _gth_eliminate(y, nb, record), MERGED_BY_GTH
+
+
+MERGED_BY_GTH = 0
+MERGED_BY_BLAS = 1
+
+
+@numba.njit(**JIT)
+def _fill2(a, value):
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            a[i, j] = value
 
 
 @numba.njit(**JIT)
@@ -253,21 +300,29 @@ def _scatter(part, counts, targets, nb, s, ybs, yss):
 
 
 @numba.njit(**JIT)
-def _blas_merge(ya, yb, ca, ta, cb, tb, nb, m):
+def _blas_merge(ya, yb, ca, ta, cb, tb, nb, m, record):
     """merge with the shared nodes eliminated by Cholesky, triangular solve and rank-m update
     assembling the three blocks directly: Cholesky of the shared block Y_ss = L L^T,
     W = L^-1 Y_sb, S = Y_bb - W^T W (off-diagonals: sums of same-sign terms, as Y_bs <= 0 and
     Y_ss^-1 Y_sb <= 0), then the Laplacian diagonal. The arrays are C-ordered and LAPACK reads
     them as Fortran, i.e. transposed: Y_ss is symmetric and Y_bs in C order is Y_sb in Fortran
     order, so nothing is transposed. Returns (matrix, ok); not ok when the shared block is not
-    positive definite."""
+    positive definite. record: as in merge."""
     s = np.zeros((nb, nb))
     ybs = np.zeros((nb, m))
     yss = np.zeros((m, m))
     _scatter(ya, ca, ta, nb, s, ybs, yss)
     _scatter(yb, cb, tb, nb, s, ybs, yss)
-    if _lapack.schur_update(yss, ybs, s) != 0:
+    want_x = record.shape[0] > 0
+    if _lapack.schur_update(yss, ybs, s, want_x) != 0:
         return s, False
+    if want_x:
+        flat = record.ravel()
+        k = 0
+        for a in range(nb):
+            for b in range(m):
+                flat[k] = ybs[a, b]
+                k += 1
     _upper_laplacian(s)
     return s, True
 
@@ -294,11 +349,240 @@ def reduce_block(g, wr, wc, i0, i1, j0, j1, keep, ya, yb):
     array on two threads (nogil) and merges them here. One entry point for both uses keeps
     the first-call compile short (every function called from Python compiles its own tree)."""
     n_rows, n_cols = g.shape
+    none = np.empty((0, 0))
     if ya.shape[0] == 0:
         if i1 - i0 < LEAF_BELOW and j1 - j0 < LEAF_BELOW:
-            return _leaf(g, wr, wc, i0, i1, j0, j1, keep)
-        none = np.empty((0, 0))
+            return _leaf(g, wr, wc, i0, i1, j0, j1, keep, np.empty(0, np.int64), none)
         _rows, ha, hb = halves(i0, i1, j0, j1)
         ya = reduce_block(g, wr, wc, ha[0], ha[1], ha[2], ha[3], keep, none, none)
         yb = reduce_block(g, wr, wc, hb[0], hb[1], hb[2], hb[3], keep, none, none)
-    return merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep)
+    return merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, none)[0]
+
+
+# -- factorisation: the same reduction, recording what solving for every node needs ---------
+
+
+@numba.njit(**JIT)
+def block_ids(i0, i1, j0, j1, n_rows, n_cols, keep):
+    """Global node numbers (node_id) of a block's boundary, in its boundary matrix's order."""
+    n_l, n_r, n_t, n_b = _sides(i0, i1, j0, j1, n_rows, n_cols, keep)
+    ids = np.empty(n_l + n_r + n_t + n_b, np.int64)
+    right = j1 if j1 < n_cols else n_cols - 1
+    bottom = i1 if i1 < n_rows else n_rows - 1
+    k = 0
+    for a in range(n_l):
+        ids[k] = node_id(False, i0 + a, j0, n_cols, n_rows)
+        k += 1
+    for a in range(n_r):
+        ids[k] = node_id(False, i0 + a, right, n_cols, n_rows)
+        k += 1
+    for b in range(n_t):
+        ids[k] = node_id(True, i0, j0 + b, n_cols, n_rows)
+        k += 1
+    for b in range(n_b):
+        ids[k] = node_id(True, bottom, j0 + b, n_cols, n_rows)
+        k += 1
+    return ids
+
+
+@numba.njit(**JIT)
+def _leaf_size(i0, i1, j0, j1, n_rows, n_cols, keep):
+    """(nodes, boundary nodes) of a leaf block's nodal matrix (as _leaf numbers them)."""
+    h = i1 - i0
+    w = j1 - j0
+    n_l, n_r, n_t, n_b = _sides(i0, i1, j0, j1, n_rows, n_cols, keep)
+    n = 2 * h * w + (h if j1 < n_cols else 0) + (w if i1 < n_rows else 0)
+    return n, n_l + n_r + n_t + n_b
+
+
+@numba.njit(**JIT)
+def plan_sizes(i0, i1, j0, j1, n_rows, n_cols, keep):
+    """(steps, node numbers, coefficients) that factor_block records for this block."""
+    if i1 - i0 < LEAF_BELOW and j1 - j0 < LEAF_BELOW:
+        n, nb = _leaf_size(i0, i1, j0, j1, n_rows, n_cols, keep)
+        return 1, n, (n - nb) * n
+    _rows, ha, hb = halves(i0, i1, j0, j1)
+    sa = plan_sizes(ha[0], ha[1], ha[2], ha[3], n_rows, n_cols, keep)
+    sb = plan_sizes(hb[0], hb[1], hb[2], hb[3], n_rows, n_cols, keep)
+    _ca, _ta, _cb, _tb, nb, m = _merge_layout(i0, i1, j0, j1, n_rows, n_cols, keep)
+    return sa[0] + sb[0] + 1, sa[1] + sb[1] + nb + m, sa[2] + sb[2] + m * (nb + m)
+
+
+@numba.njit(**JIT)
+def factor_block(g, wr, wc, i0, i1, j0, j1, keep, kind, op_n, op_nb, id_off, coef_off, ids,
+                 coef, pos):
+    """reduce_block (one thread), recording each step for the back substitution: step k
+    (children before parents) has kind[k] (MERGED_BY_GTH for leaves too), op_n[k] local nodes
+    of which the first op_nb[k] are the given ones, their global numbers
+    ids[id_off[k]:][:op_n[k]], and its coefficients from coef[coef_off[k]:] (GTH weights
+    (n - nb, n), or X^T (nb, n - nb)). Arrays sized by plan_sizes, coef zeroed; pos (3,) the
+    next step, node number and coefficient. Returns the block's boundary matrix."""
+    n_rows, n_cols = g.shape
+    if i1 - i0 < LEAF_BELOW and j1 - j0 < LEAF_BELOW:
+        n, nb = _leaf_size(i0, i1, j0, j1, n_rows, n_cols, keep)
+        k, p_id, p_coef = pos[0], pos[1], pos[2]
+        y = _leaf(g, wr, wc, i0, i1, j0, j1, keep, ids[p_id:p_id + n],
+                  coef[p_coef:p_coef + (n - nb) * n].reshape((n - nb, n)))
+        kind[k] = MERGED_BY_GTH
+    else:
+        rows, ha, hb = halves(i0, i1, j0, j1)
+        ya = factor_block(g, wr, wc, ha[0], ha[1], ha[2], ha[3], keep, kind, op_n, op_nb,
+                          id_off, coef_off, ids, coef, pos)
+        yb = factor_block(g, wr, wc, hb[0], hb[1], hb[2], hb[3], keep, kind, op_n, op_nb,
+                          id_off, coef_off, ids, coef, pos)
+        k, p_id, p_coef = pos[0], pos[1], pos[2]
+        bids = block_ids(i0, i1, j0, j1, n_rows, n_cols, keep)
+        nb = bids.size
+        m = j1 - j0 if rows else i1 - i0
+        n = nb + m
+        for a in range(nb):
+            ids[p_id + a] = bids[a]
+        mid = ha[1] if rows else ha[3]
+        for s in range(m):  # the shared line, in the order _merge_layout puts it
+            ids[p_id + nb + s] = node_id(True, mid, j0 + s, n_cols, n_rows) if rows else (
+                node_id(False, i0 + s, mid, n_cols, n_rows))
+        y, kind[k] = merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep,
+                           coef[p_coef:p_coef + m * n].reshape((m, n)))
+    op_n[k] = n
+    op_nb[k] = nb
+    id_off[k] = p_id
+    coef_off[k] = p_coef
+    pos[0] = k + 1
+    pos[1] = p_id + n
+    pos[2] = p_coef + (n - nb) * n
+    return y
+
+
+@numba.njit(**JIT)
+def compress(kind, op_n, op_nb, coef_off, coef):
+    """The recorded coefficients in the form the back substitution reads: the GTH steps'
+    weights by source node (CSC, nonzeros only: a 4 x 4 leaf's are 75 % zero), the BLAS
+    steps' X^T packed. Returns (first_col (per step, -1 for BLAS), col_ptr, target, val,
+    x_off, x): step k's local node j feeds nodes target[p] with weights val[p],
+    p in col_ptr[first_col[k] + j] .. col_ptr[first_col[k] + j + 1].
+
+    By source, because the sweep then adds each source into several different targets in a
+    row: independent updates that overlap in the pipeline, where gathering the sources of one
+    target waits on the previous addition into that same target every time (3 times slower)."""
+    n_ops = kind.size
+    first_col = np.full(n_ops, -1, np.int64)
+    x_off = np.full(n_ops, -1, np.int64)
+    n_cols = 0
+    nnz = 0
+    n_x = 0
+    for k in range(n_ops):
+        n = op_n[k]
+        nb = op_nb[k]
+        if kind[k] == MERGED_BY_BLAS:
+            x_off[k] = n_x
+            n_x += nb * (n - nb)
+            continue
+        first_col[k] = n_cols
+        n_cols += n
+        for t in range(n - nb):
+            base = coef_off[k] + t * n
+            for j in range(nb + t):
+                if coef[base + j] != 0.0:
+                    nnz += 1
+    col_ptr = np.zeros(n_cols + 1, np.int64)
+    target = np.empty(nnz, np.int32)
+    val = np.empty(nnz)
+    x = np.empty(n_x)
+    for k in range(n_ops):  # counts per source node
+        n = op_n[k]
+        nb = op_nb[k]
+        if kind[k] == MERGED_BY_GTH:
+            for t in range(n - nb):
+                base = coef_off[k] + t * n
+                for j in range(nb + t):
+                    if coef[base + j] != 0.0:
+                        col_ptr[first_col[k] + j + 1] += 1
+    for c in range(n_cols):
+        col_ptr[c + 1] += col_ptr[c]
+    fill = col_ptr[:-1].copy()
+    for k in range(n_ops):
+        n = op_n[k]
+        nb = op_nb[k]
+        if kind[k] == MERGED_BY_BLAS:
+            for q in range(nb * (n - nb)):
+                x[x_off[k] + q] = coef[coef_off[k] + q]
+            continue
+        for t in range(n - nb):
+            base = coef_off[k] + t * n
+            for j in range(nb + t):
+                if coef[base + j] != 0.0:
+                    c = first_col[k] + j
+                    target[fill[c]] = nb + t
+                    val[fill[c]] = coef[base + j]
+                    fill[c] += 1
+    return first_col, col_ptr, target, val, x_off, x
+
+
+@numba.njit(**JIT)
+def back_substitute(kind, op_n, op_nb, id_off, ids, first_col, col_ptr, target, val, x_off,
+                    x, u):
+    """Every node's voltages from the given ones, for a batch: u (nodes, B), node-major, with
+    the rows of the top block's boundary set; the steps of factor_block (coefficients from
+    compress) run parents first. A GTH step is a sweep of convex combinations (no
+    cancellation), taken source by source in the order of elimination reversed (a source's
+    voltage is complete before it is used); a BLAS step is one matrix product u_s = X u_b.
+    Indices, not slices, inside the loop over steps: thousands of small steps, where each
+    array view costs reference counting."""
+    n_batch = u.shape[1]
+    n_max = 0
+    for k in range(kind.size):
+        n_max = max(n_max, op_n[k])
+    loc = np.empty((n_max, n_batch))
+    for k in range(kind.size - 1, -1, -1):
+        n = op_n[k]
+        nb = op_nb[k]
+        i0 = id_off[k]
+        for a in range(nb):
+            src = ids[i0 + a]
+            for b in range(n_batch):
+                loc[a, b] = u[src, b]
+        if kind[k] == MERGED_BY_BLAS:
+            _lapack.rows_product(loc, nb, n - nb, x, x_off[k])
+        else:
+            for r in range(nb, n):
+                for b in range(n_batch):
+                    loc[r, b] = 0.0
+            c0 = first_col[k]
+            for j in range(n):
+                for p in range(col_ptr[c0 + j], col_ptr[c0 + j + 1]):
+                    r = target[p]
+                    wj = val[p]
+                    for b in range(n_batch):
+                        loc[r, b] += wj * loc[j, b]
+        for r in range(nb, n):
+            dst = ids[i0 + r]
+            for b in range(n_batch):
+                u[dst, b] = loc[r, b]
+
+
+#: side of the square tiles of the factorised solve's node numbering (tile_position)
+TILE = 16
+
+
+@numba.njit(**JIT)
+def tile_position(n_rows, n_cols):
+    """Where each node (node_id numbering) sits in the factorised solve's voltage array: tile
+    by tile (TILE x TILE cross-points, row-major over tiles), in each tile its row-wire nodes
+    then its column-wire nodes, row-major. A leaf and the small merges above it then read and
+    write within one tile's few kilobytes per input, where the row-major numbering spreads
+    every 4 x 4 leaf over four rows of the whole array (measured: back substitution 0.73 ->
+    0.59 ms per input at 256 x 256), and mapping back to row-major order stays a copy of
+    TILE-long runs."""
+    n_cells = n_rows * n_cols
+    position = np.empty(2 * n_cells, np.int64)
+    base = 0
+    for i0 in range(0, n_rows, TILE):
+        h = min(TILE, n_rows - i0)
+        for j0 in range(0, n_cols, TILE):
+            w = min(TILE, n_cols - j0)
+            for layer in range(2):
+                for a in range(h):
+                    for b in range(w):
+                        position[layer * n_cells + (i0 + a) * n_cols + j0 + b] = base
+                        base += 1
+    return position
