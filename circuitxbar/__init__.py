@@ -32,7 +32,7 @@ def _guard_kernel_caches():
     # _config.py is included because Numba's cache key ignores the compile flags set there
     _config.drop_stale_caches((os.path.join(here, "_kernels.py"), os.path.join(here, "_newton.py"),
                                os.path.join(here, "_config.py"), os.path.join(here, "_reduce.py"),
-                               os.path.join(here, "_lapack.py"), os.path.join(here, "_direct.py"),
+                               os.path.join(here, "_lapack.py"), os.path.join(here, "_direct.py"), os.path.join(here, "_intrinsics.py"),
                                _device_kernels.__file__))
 
 

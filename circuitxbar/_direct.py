@@ -9,39 +9,43 @@ from circuitxbar import _kernels as K
 from circuitxbar import _reduce as R
 from circuitxbar._config import JIT
 
-#: doubles in each of a thread's two voltage arrays (32 MB): the inputs back-substituted
+#: doubles in each of a thread's two voltage arrays (64 MB): the inputs back-substituted
 #: together are this over the node count, within [SUB_MIN, SUB_MAX]: each step's fixed cost
-#: is shared by more inputs, up to where the arrays outgrow the caches (256 x 256: 16 inputs
-#: 0.74, 32 inputs 0.72, 8 inputs 0.92 ms per input)
-SUB_DOUBLES = 1 << 22
+#: is shared by more inputs (256 x 256: 8 inputs 0.92, 16 0.74, 32 0.72 ms per input;
+#: 512 x 512: 8 inputs 4.3, 16 inputs 3.3 ms)
+SUB_DOUBLES = 1 << 23
 SUB_MIN = 4
 SUB_MAX = 32
 
 
+#: inputs taken back to row-major order, then through the outputs, at a time: their
+#: (UNTILE_INPUTS, 2 R C) copy is read again while still in cache
+UNTILE_INPUTS = 8
+
+
 @numba.njit(**JIT)
 def alloc_workspace(n_nodes):
-    """One thread's node voltages (n_nodes, sub-batch), node-major, and the same per input.
-    Kept by the caller across calls: first-touching 32 fresh megabytes costs about 13 ms of
-    page faults, as much as back-substituting 20 inputs."""
+    """One thread's node voltages (n_nodes, sub-batch), node-major, and UNTILE_INPUTS of them
+    per input. Kept by the caller across calls: first-touching 32 fresh megabytes costs about
+    13 ms of page faults, as much as back-substituting 20 inputs."""
     sub = min(SUB_MAX, max(SUB_MIN, SUB_DOUBLES // n_nodes))
-    return np.empty((n_nodes, sub)), np.empty((sub, n_nodes))
+    return np.empty((n_nodes, sub)), np.empty((UNTILE_INPUTS, n_nodes))
 
 
 @numba.njit(**JIT)
-def _untile(u, position, n_rows, n_cols, per_input):
-    """per_input[b, node] = u[position[node], b]: back to one row-major vector per input.
-    A tile row's TILE nodes are consecutive in u, so the copy goes run by run, each a small
-    block transpose (a node at a time, each input's store lands in a different page)."""
-    n_batch = u.shape[1]
+def _untile(u, position, n_rows, n_cols, b0, b1, per_input):
+    """per_input[b - b0, node] = u[position[node], b] for b0 <= b < b1: back to one row-major
+    vector per input. A tile row's TILE nodes are consecutive in u, so the copy goes run by
+    run, each a small block transpose."""
     for layer in range(2):
         for i in range(n_rows):
             for j0 in range(0, n_cols, R.TILE):
                 w = min(R.TILE, n_cols - j0)
                 old = layer * n_rows * n_cols + i * n_cols + j0
                 r0 = position[old]
-                for b in range(n_batch):
+                for b in range(b0, b1):
                     for q in range(w):
-                        per_input[b, old + q] = u[r0 + q, b]
+                        per_input[b - b0, old + q] = u[r0 + q, b]
 
 
 @numba.njit(**JIT)
@@ -64,16 +68,17 @@ def solve_chunk(steps, top_ids, position, u_top, workspace, g, r_row,
         s1 = min(s0 + sub, b_stop)
         # every node is set: the top boundary here, the rest by exactly one step
         u = u_full if s1 - s0 == sub else np.empty((2 * n_cells, s1 - s0))
-        per_input = per_input_full[:s1 - s0]
         for a in range(top_ids.size):
             for b in range(s1 - s0):
                 u[top_ids[a], b] = u_top[a, s0 + b]
         kind, op_n, op_nb, id_off, ids, first_row, row_ptr, col, val, x_off, x_coef = steps
         R.back_substitute(kind, op_n, op_nb, id_off, ids, first_row, row_ptr, col, val, x_off,
                           x_coef, u)
-        _untile(u, position, n_rows, n_cols, per_input)
         for b in range(s0, s1):
-            x = per_input[b - s0]
+            if (b - s0) % UNTILE_INPUTS == 0:
+                _untile(u, position, n_rows, n_cols, b - s0, min(b - s0 + UNTILE_INPUTS, s1 - s0),
+                        per_input_full)
+            x = per_input_full[(b - s0) % UNTILE_INPUTS]
             vr = x[:n_cells].reshape((n_rows, n_cols))
             vc = x[n_cells:].reshape((n_rows, n_cols))
             vl, vrt, vt, vb = K._end_voltages(b_left, b_right, b_top, b_bottom, v_in[b],

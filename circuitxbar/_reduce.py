@@ -28,6 +28,7 @@ import numpy as np
 
 from circuitxbar import _lapack
 from circuitxbar._config import JIT
+from circuitxbar._intrinsics import _mul_add
 
 #: merges sharing at most this many nodes eliminate them node by node (cancellation-free, no
 #: LAPACK call overhead; leaves always do); larger ones use LAPACK and BLAS
@@ -553,7 +554,7 @@ def back_substitute(kind, op_n, op_nb, id_off, ids, first_col, col_ptr, target, 
                     r = target[p]
                     wj = val[p]
                     for b in range(n_batch):
-                        loc[r, b] += wj * loc[j, b]
+                        loc[r, b] = _mul_add(wj, loc[j, b], loc[r, b])
         for r in range(nb, n):
             dst = ids[i0 + r]
             for b in range(n_batch):

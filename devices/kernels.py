@@ -53,11 +53,9 @@ import math
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba.core import types
-from numba.core.extending import intrinsic
 
 from circuitxbar._config import JIT
+from circuitxbar._intrinsics import _float_from_bits, _mul_add
 
 OHMIC = 0
 SINH = 1
@@ -75,34 +73,6 @@ X_CAP = 50.0
 _SINH_CAP = math.sinh(X_CAP)
 _COSH_CAP = math.cosh(X_CAP)
 _EPS = 2.220446049250313e-16
-
-
-@intrinsic
-def _float_from_bits(typingctx, bits):
-    """The float64 whose IEEE bit pattern is the int64 ``bits`` (an LLVM bitcast, which the
-    loop vectoriser handles, unlike math.ldexp)."""
-    if bits != types.int64:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(types.int64), codegen
-
-
-@intrinsic
-def _mul_add(typingctx, a, b, c):
-    """a * b + c, fused into one FMA where the CPU has it (LLVM's fmuladd: the product is not
-    rounded on its own, so the result is at least as accurate as the two operations)."""
-    if not (a == b == c == types.float64):
-        return None
-
-    def codegen(context, builder, signature, args):
-        d = ir.DoubleType()
-        fn = builder.module.declare_intrinsic("llvm.fmuladd", [d], ir.FunctionType(d, [d, d, d]))
-        return builder.call(fn, args)
-
-    return types.float64(types.float64, types.float64, types.float64), codegen
 
 
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 split so that n * _LN2_HI is exact for |n| < 2^20
