@@ -22,18 +22,23 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-def _guard_kernel_caches():
+def kernel_sources():
+    """Every source file whose code ends up in a compiled kernel (the cache guard's list).
+    _config.py is included because Numba's cache key ignores the compile flags set there."""
     import os
 
-    from circuitxbar import _config
     from circuitxbar.devices import kernels as _device_kernels
 
     here = os.path.dirname(os.path.abspath(__file__))
-    # _config.py is included because Numba's cache key ignores the compile flags set there
-    _config.drop_stale_caches((os.path.join(here, "_kernels.py"), os.path.join(here, "_newton.py"),
-                               os.path.join(here, "_config.py"), os.path.join(here, "_reduce.py"),
-                               os.path.join(here, "_lapack.py"), os.path.join(here, "_direct.py"), os.path.join(here, "_intrinsics.py"),
-                               _device_kernels.__file__))
+    names = ("_kernels.py", "_newton.py", "_config.py", "_reduce.py", "_lapack.py", "_direct.py",
+             "_intrinsics.py")
+    return [os.path.join(here, name) for name in names] + [_device_kernels.__file__]
+
+
+def _guard_kernel_caches():
+    from circuitxbar import _config
+
+    _config.drop_stale_caches(kernel_sources())
 
 
 _guard_kernel_caches()

@@ -74,6 +74,13 @@ def solve_chunk(steps, top_ids, position, u_top, workspace, g, r_row,
         kind, op_n, op_nb, id_off, ids, first_row, row_ptr, col, val, x_off, x_coef = steps
         R.back_substitute(kind, op_n, op_nb, id_off, ids, first_row, row_ptr, col, val, x_off,
                           x_coef, u)
+        if not keep:
+            # outputs straight from u, across the sub-batch (no per-input copy needed)
+            ends = _end_voltage_rows(b_left, b_right, b_top, b_bottom, v_in[s0:s1], input_code)
+            _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_bottom,
+                           ends[0], ends[1], ends[2], ends[3], t_left[s0:s1], t_right[s0:s1],
+                           t_top[s0:s1], t_bottom[s0:s1], powers[s0:s1], kcl[s0:s1])
+            continue
         for b in range(s0, s1):
             if (b - s0) % UNTILE_INPUTS == 0:
                 _untile(u, position, n_rows, n_cols, b - s0, min(b - s0 + UNTILE_INPUTS, s1 - s0),
@@ -93,3 +100,204 @@ def solve_chunk(steps, top_ids, position, u_top, workspace, g, r_row,
                 K._copy(vr, vr_out[b])
                 K._copy(vc, vc_out[b])
                 K._copy(idev, idev_out[b])
+
+
+@numba.njit(**JIT)
+def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_bottom, vl, vrt,
+                   vt, vb, t_left, t_right, t_top, t_bottom, powers, kcl):
+    """_kernels._outputs for a sub-batch at once, straight from the tile-ordered voltages u
+    (nodes, B): the same currents, powers and KCL mismatch, each loop running across the B
+    inputs (no copy back to one row-major vector per input, which with the per-input outputs
+    cost as much as the back substitution). vl, vrt (B, R), vt, vb (B, C): end voltages;
+    results go to rows 0..B-1 of the output arrays.
+
+    Two passes over the rows: the first solves each row chain and sums each column's cell
+    currents (a column's end currents need its total), the second walks the column segments."""
+    n_rows, n_cols = g.shape
+    nbat = u.shape[1]
+    eps = 2.220446049250313e-16
+    vr = np.empty((n_cols, nbat))
+    vc = np.empty((n_cols, nbat))
+    idev = np.empty((n_cols, nbat))
+    prev_vc = np.empty((n_cols, nbat))
+    prev_idev = np.empty((n_cols, nbat))
+    # per column and input: cell-current total, |v| max, the end nodes' voltages and currents
+    tot_c = np.zeros((n_cols, nbat))
+    vmax_c = np.zeros((n_cols, nbat))
+    vc0 = np.empty((n_cols, nbat))
+    vc1 = np.empty((n_cols, nbat))
+    vcp = np.empty((n_cols, nbat))
+    vcl = np.empty((n_cols, nbat))
+    sh0 = np.empty((n_cols, nbat))
+    shl = np.empty((n_cols, nbat))
+    acc = np.zeros((12, nbat))  # per input: the sums and maxima below
+    p_dev, scale, p_row, mm_r, fl_r = acc[0], acc[1], acc[2], acc[3], acc[4]
+    p_col, mm_c, fl_c, p_term, p_src = acc[5], acc[6], acc[7], acc[8], acc[9]
+    tot, vmax = acc[10], acc[11]
+    for i in range(n_rows):
+        _gather_row(u, position, i, n_rows, n_cols, vr, vc)
+        for j in range(n_cols):
+            gij = g[i, j]
+            for b in range(nbat):
+                d = gij * (vr[j, b] - vc[j, b])
+                idev[j, b] = d
+                p_dev[b] += d * (vr[j, b] - vc[j, b])
+                scale[b] = max(scale[b], abs(d))
+                tot_c[j, b] -= d
+                vmax_c[j, b] = max(vmax_c[j, b], abs(vc[j, b]))
+        if i == 0:
+            _copy2(vc, vc0)
+            _copy2(idev, sh0)
+        if i == 1:
+            _copy2(vc, vc1)
+        if i == n_rows - 2:
+            _copy2(vc, vcp)
+        if i == n_rows - 1:
+            _copy2(vc, vcl)
+            _copy2(idev, shl)
+        # row chain i (as _kernels._row_chain_currents)
+        w = w_row[i]
+        for b in range(nbat):
+            tot[b] = 0.0
+            vmax[b] = 0.0
+        for j in range(n_cols):
+            for b in range(nbat):
+                tot[b] += idev[j, b]
+                vmax[b] = max(vmax[b], abs(vr[j, b]))
+        start_ideal = g_left[i] == INF
+        end_ideal = g_right[i] == INF
+        last = n_cols - 1
+        for b in range(nbat):
+            a = 0.0 if start_ideal else g_left[i] * (vl[b, i] - vr[0, b])
+            e = 0.0 if end_ideal else g_right[i] * (vr[last, b] - vrt[b, i])
+            if start_ideal and not end_ideal:
+                a = tot[b] + e
+            elif end_ideal and not start_ideal:
+                e = a - tot[b]
+            elif start_ideal and end_ideal:
+                a = idev[0, b] + (vr[0, b] - vr[1, b]) * w
+                e = (vr[last - 1, b] - vr[last, b]) * w - idev[last, b]
+            t_left[b, i] = -a
+            t_right[b, i] = e
+            scale[b] = max(scale[b], abs(a), abs(e))
+            seg = a
+            mm = 0.0
+            pw = 0.0
+            for j in range(last):
+                seg -= idev[j, b]
+                dv = vr[j, b] - vr[j + 1, b]
+                pw += w * dv * dv
+                if w > 0.0:
+                    mm = max(mm, abs(seg - dv * w))
+            seg -= idev[last, b]
+            mm = max(mm, abs(seg - e))
+            p_row[b] += pw
+            mm_r[b] = max(mm_r[b], mm)
+            fl_r[b] = max(fl_r[b], 64.0 * eps * vmax[b] * w)
+            p_term[b], p_src[b] = _term(a, e, g_left[i], g_right[i], vl[b, i], vrt[b, i],
+                                        p_term[b], p_src[b])
+    # column end currents (as _kernels._chain_currents with sign -1)
+    seg_c = np.empty((n_cols, nbat))
+    for j in range(n_cols):
+        start_ideal = g_top[j] == INF
+        end_ideal = g_bottom[j] == INF
+        w = w_col[j]
+        for b in range(nbat):
+            a = 0.0 if start_ideal else g_top[j] * (vt[b, j] - vc0[j, b])
+            e = 0.0 if end_ideal else g_bottom[j] * (vcl[j, b] - vb[b, j])
+            if start_ideal and not end_ideal:
+                a = tot_c[j, b] + e
+            elif end_ideal and not start_ideal:
+                e = a - tot_c[j, b]
+            elif start_ideal and end_ideal:
+                a = -sh0[j, b] + (vc0[j, b] - vc1[j, b]) * w
+                e = (vcp[j, b] - vcl[j, b]) * w + shl[j, b]
+            t_top[b, j] = -a
+            t_bottom[b, j] = e
+            seg_c[j, b] = a
+            scale[b] = max(scale[b], abs(a), abs(e))
+            fl_c[b] = max(fl_c[b], 64.0 * eps * vmax_c[j, b] * w)
+            p_term[b], p_src[b] = _term(a, e, g_top[j], g_bottom[j], vt[b, j], vb[b, j],
+                                        p_term[b], p_src[b])
+    # second pass: the column segments
+    for i in range(n_rows):
+        _gather_row(u, position, i, n_rows, n_cols, vr, vc)
+        if i > 0:
+            for j in range(n_cols):
+                w = w_col[j]
+                for b in range(nbat):
+                    seg_c[j, b] += prev_idev[j, b]
+                    dv = prev_vc[j, b] - vc[j, b]
+                    p_col[b] += w * dv * dv
+                    if w > 0.0:
+                        mm_c[b] = max(mm_c[b], abs(seg_c[j, b] - dv * w))
+        for j in range(n_cols):
+            gij = g[i, j]
+            for b in range(nbat):
+                prev_idev[j, b] = gij * (vr[j, b] - vc[j, b])
+                prev_vc[j, b] = vc[j, b]
+    for j in range(n_cols):
+        for b in range(nbat):
+            seg_c[j, b] += prev_idev[j, b]
+            mm_c[b] = max(mm_c[b], abs(seg_c[j, b] - t_bottom[b, j]))
+    for b in range(nbat):
+        powers[b, 0] = p_dev[b]
+        powers[b, 1] = p_row[b]
+        powers[b, 2] = p_col[b]
+        powers[b, 3] = p_term[b]
+        powers[b, 4] = p_src[b]
+        if scale[b] == 0.0:
+            kcl[b] = 0.0
+        else:
+            kcl[b] = max(mm_r[b], mm_c[b]) / (scale[b] + max(fl_r[b], fl_c[b]))
+
+
+INF = np.inf
+
+
+@numba.njit(**JIT)
+def _end_voltage_rows(b_left, b_right, b_top, b_bottom, v_in, input_code):
+    """The four end sets' source voltages, one row per input of v_in (B, n_in)."""
+    nbat = v_in.shape[0]
+    out = (np.empty((nbat, b_left.size)), np.empty((nbat, b_right.size)),
+           np.empty((nbat, b_top.size)), np.empty((nbat, b_bottom.size)))
+    for b in range(nbat):
+        ends = K._end_voltages(b_left, b_right, b_top, b_bottom, v_in[b], input_code)
+        for k in range(4):
+            for q in range(ends[k].size):
+                out[k][b, q] = ends[k][q]
+    return out
+
+
+@numba.njit(**JIT)
+def _term(i_in, i_end, g_start, g_end, v_start, v_end, p_term, p_src):
+    """One line's terminals, as _kernels._terminal_power: (p_term, p_src) with this line's
+    series-resistance power and delivered source power added."""
+    p_src += v_start * i_in - v_end * i_end
+    if 0.0 < g_start < INF:
+        p_term += i_in * i_in / g_start
+    if 0.0 < g_end < INF:
+        p_term += i_end * i_end / g_end
+    return p_term, p_src
+
+
+@numba.njit(**JIT)
+def _gather_row(u, position, i, n_rows, n_cols, vr, vc):
+    """Row i's row-wire and column-wire node voltages (C, B) from the tile-ordered u."""
+    n_cells = n_rows * n_cols
+    nbat = u.shape[1]
+    for j0 in range(0, n_cols, R.TILE):
+        w = min(R.TILE, n_cols - j0)
+        r0 = position[i * n_cols + j0]
+        c0 = position[n_cells + i * n_cols + j0]
+        for q in range(w):
+            for b in range(nbat):
+                vr[j0 + q, b] = u[r0 + q, b]
+                vc[j0 + q, b] = u[c0 + q, b]
+
+
+@numba.njit(**JIT)
+def _copy2(src, dst):
+    for a in range(src.shape[0]):
+        for b in range(src.shape[1]):
+            dst[a, b] = src[a, b]

@@ -83,7 +83,7 @@ def transfer_matrix_direct(g, r_row, r_col, term_g, input_code, output_code, exe
                            beside=None):
     """(T, side result): T (n_out, n_in) [S] of a linear array with unbiased ends, i_out =
     T v_in, currents from the array into the output terminals; beside as in
-    boundary_matrix (the caller's check runs there, on the otherwise idle core).
+    boundary_matrix (the caller's check runs there, after the smaller half).
 
     With the boundary matrix Y, the end-node voltages u and the source voltages v: nodes behind
     ideal terminals are pinned (u = v); the others satisfy (Y_FF + G_F) u_F = G_F v_F - Y_FP v_P.

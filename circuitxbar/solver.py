@@ -487,7 +487,7 @@ def _direct_checked(xbar, method, rtol, kcl_tol, max_iter, seed):
         return solve(xbar, v, rtol=rtol, kcl_tol=kcl_tol, max_iter=max_iter,
                      keep_nodes=False).i_out
 
-    # the check's solve runs on the second core while the last merge (one thread) runs
+    # the check's solve runs on the pool thread after the smaller half (_transfer.boundary_matrix)
     try:
         t, ref = _transfer.transfer_matrix_direct(
             prep.g, xbar.r_row, xbar.r_col, prep.term_g, prep.input_code, output_code,

@@ -1,6 +1,10 @@
 """Cached kernels are dropped whenever any kernel source changes (Numba itself only checks a
 function's own file, while its machine code includes the kernels it calls elsewhere)."""
 
+import glob
+import os
+
+import circuitxbar
 from circuitxbar._config import drop_stale_caches
 
 
@@ -34,3 +38,15 @@ def test_an_edit_to_any_kernel_source_drops_every_cache(tmp_path):
     sources[1].write_text("y = 3\n")  # edit the callee's module only
     drop_stale_caches(sources, marker)
     assert not any(f.exists() for f in caches)
+
+
+def test_every_kernel_module_is_guarded():
+    # a module with compiled code missing from the list would keep running stale machine code
+    root = os.path.dirname(os.path.dirname(os.path.abspath(circuitxbar.__file__)))
+    guarded = {os.path.realpath(p) for p in circuitxbar.kernel_sources()}
+    for path in glob.glob(os.path.join(root, "circuitxbar", "*.py")) + glob.glob(
+            os.path.join(root, "devices", "*.py")):
+        with open(path) as fh:
+            text = fh.read()
+        if "@numba.njit" in text or "@intrinsic" in text:
+            assert os.path.realpath(path) in guarded, f"{path} compiles kernels but is not guarded"
