@@ -39,7 +39,8 @@ class Factorization:
     seconds : float
         Wall time of the factorisation [s].
     nbytes : int
-        Memory the factor holds [bytes] (about 60 R C doubles at 256 x 256).
+        Memory the factor holds [bytes] (32 MB at 256 x 256; the solve's reused workspaces,
+        about 40 MB per thread there, come on top).
     """
 
     def __init__(self, crossbar: Crossbar):
@@ -179,7 +180,8 @@ class Factorization:
 def factorize(crossbar: Crossbar) -> Factorization:
     """Factorise a linear crossbar once for many solves: ``factorize(x).solve(v)`` returns what
     ``solve(x, v)`` does, at a fraction of the per-input cost for large batches (the factor
-    costs about one transfer matrix; at 256 x 256 it holds about 40 MB).
+    costs about three transfer matrices; at 256 x 256 it holds 32 MB, and each thread that solves
+    keeps about 40 MB of workspace for the next call).
 
     Needs a linear device model, at least 2 rows and 2 columns, and every wire segment > 0 ohm
     (zero-resistance lines merge nodes; :func:`circuitxbar.solve` handles them)."""
