@@ -54,8 +54,9 @@ def solve_chunk(steps, top_ids, position, u_top, workspace, g, r_row,
                 input_code, v_in, b_start, b_stop, vr_out, vc_out, idev_out, t_left, t_right,
                 t_top, t_bottom, powers, kcl):
     """Inputs b_start..b_stop-1: u_top (n_top, B) holds the top boundary's voltages (from the
-    terminals, solved by the caller); steps and position from factor_block, compress and
-    back_order; the outputs as _kernels._solve_linear_chunk's."""
+    terminals, solved by the caller); steps from factor_block and compress with node numbers
+    in tile order, position from tile_position; workspace from alloc_workspace; the outputs
+    as _kernels._solve_linear_chunk's."""
     n_rows, n_cols = g.shape
     n_cells = n_rows * n_cols
     keep = vr_out.shape[0] == v_in.shape[0]
@@ -71,8 +72,8 @@ def solve_chunk(steps, top_ids, position, u_top, workspace, g, r_row,
         for a in range(top_ids.size):
             for b in range(s1 - s0):
                 u[top_ids[a], b] = u_top[a, s0 + b]
-        kind, op_n, op_nb, id_off, ids, first_row, row_ptr, col, val, x_off, x_coef = steps
-        R.back_substitute(kind, op_n, op_nb, id_off, ids, first_row, row_ptr, col, val, x_off,
+        kind, op_n, op_nb, id_off, ids, first_col, col_ptr, target, val, x_off, x_coef = steps
+        R.back_substitute(kind, op_n, op_nb, id_off, ids, first_col, col_ptr, target, val, x_off,
                           x_coef, u)
         if not keep:
             # outputs straight from u, across the sub-batch (no per-input copy needed)

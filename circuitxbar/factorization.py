@@ -64,38 +64,30 @@ class Factorization:
         n_rows, n_cols = crossbar.shape
         output_code = END_NAMES.index(crossbar.output_end)
         keep = _transfer.ports(prep.term_g, prep.input_code, output_code)
+        # the reduction, recording every step (dense: about twice the compressed size)
         n_ops, n_ids, n_coef = R.plan_sizes(0, n_rows, 0, n_cols, n_rows, n_cols, keep)
-        self._kind = np.zeros(n_ops, np.int64)
-        self._op_n = np.zeros(n_ops, np.int64)
-        self._op_nb = np.zeros(n_ops, np.int64)
-        self._id_off = np.zeros(n_ops, np.int64)
-        self._coef_off = np.zeros(n_ops, np.int64)
-        self._ids = np.zeros(n_ids, np.int64)
-        self._coef = np.zeros(n_coef)
+        kind, op_n, op_nb, id_off, coef_off = (np.zeros(n_ops, np.int64) for _ in range(5))
+        ids = np.zeros(n_ids, np.int64)
+        coef = np.zeros(n_coef)
         pos = np.zeros(3, np.int64)
         with _transfer.single_threaded_blas():
             y = R.factor_block(prep.g, 1.0 / crossbar.r_row, 1.0 / crossbar.r_col, 0, n_rows, 0,
-                               n_cols, keep, self._kind, self._op_n, self._op_nb, self._id_off,
-                               self._coef_off, self._ids, self._coef, pos)
+                               n_cols, keep, kind, op_n, op_nb, id_off, coef_off, ids, coef, pos)
         if not (pos == [n_ops, n_ids, n_coef]).all():  # the plan and the recursion disagree
             raise AssertionError(f"factor steps {pos} against the plan {n_ops, n_ids, n_coef}")
-        self._steps = (self._kind, self._op_n, self._op_nb, self._id_off, self._ids,
-                       *R.compress(self._kind, self._op_n, self._op_nb, self._coef_off,
-                                   self._coef))
-        del self._coef, self._coef_off  # the dense record: the compressed form replaces it
         # the solve's voltage array holds nodes tile by tile (R.tile_position)
         self._position = R.tile_position(n_rows, n_cols)
-        self._steps = (*self._steps[:4], self._position[self._steps[4]], *self._steps[5:])
+        self._steps = (kind, op_n, op_nb, id_off, self._position[ids],
+                       *R.compress(kind, op_n, op_nb, coef_off, coef))
+        del coef
         self._top_ids = self._position[R.block_ids(0, n_rows, 0, n_cols, n_rows, n_cols, keep)]
-        # the top boundary: the kept end sets, in order; which ends each node sits on
-        sizes = (n_rows, n_rows, n_cols, n_cols)
+        # the top boundary: the kept end sets, in order; pinned (ideal) and free nodes
         self._kept = [k for k in range(4) if keep[k]]
         gt = np.concatenate([prep.term_g[k] for k in self._kept])
         self._pinned = np.isinf(gt)
         self._free = np.flatnonzero(~self._pinned)
         self._gt = gt
         self._y_top = y
-        self._sizes = sizes
         if self._free.size:
             f = self._free
             try:
