@@ -176,5 +176,7 @@ def factorize(crossbar: Crossbar) -> Factorization:
     keeps about 40 MB of workspace for the next call).
 
     Needs a linear device model, at least 2 rows and 2 columns, and every wire segment > 0 ohm
-    (zero-resistance lines merge nodes; :func:`circuitxbar.solve` handles them)."""
+    (zero-resistance lines merge nodes; :func:`circuitxbar.solve` handles them). While it is
+    built the factor's uncompressed record peaks at 55 MB for 256 x 256, 240 MB for 512 x 512
+    and 1 GB for 1024 x 1024 (growing like N^2 log N)."""
     return Factorization(crossbar)
