@@ -9,6 +9,8 @@ from circuitxbar import _kernels as K
 from circuitxbar import _reduce as R
 from circuitxbar._config import JIT
 
+INF = np.inf
+
 #: doubles in each of a thread's two voltage arrays (64 MB): the inputs back-substituted
 #: together are this over the node count, within [SUB_MIN, SUB_MAX]: each step's fixed cost
 #: is shared by more inputs (256 x 256: 8 inputs 0.92, 16 0.74, 32 0.72 ms per input;
@@ -147,15 +149,15 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
                 tot_c[j, b] -= d
                 vmax_c[j, b] = max(vmax_c[j, b], abs(vc[j, b]))
         if i == 0:
-            _copy2(vc, vc0)
-            _copy2(idev, sh0)
+            K._copy(vc, vc0)
+            K._copy(idev, sh0)
         if i == 1:
-            _copy2(vc, vc1)
+            K._copy(vc, vc1)
         if i == n_rows - 2:
-            _copy2(vc, vcp)
+            K._copy(vc, vcp)
         if i == n_rows - 1:
-            _copy2(vc, vcl)
-            _copy2(idev, shl)
+            K._copy(vc, vcl)
+            K._copy(idev, shl)
         # row chain i (as _kernels._row_chain_currents)
         w = w_row[i]
         for b in range(nbat):
@@ -253,9 +255,6 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
             kcl[b] = max(mm_r[b], mm_c[b]) / (scale[b] + max(fl_r[b], fl_c[b]))
 
 
-INF = np.inf
-
-
 @numba.njit(**JIT)
 def _end_voltage_rows(b_left, b_right, b_top, b_bottom, v_in, input_code):
     """The four end sets' source voltages, one row per input of v_in (B, n_in)."""
@@ -295,10 +294,3 @@ def _gather_row(u, position, i, n_rows, n_cols, vr, vc):
             for b in range(nbat):
                 vr[j0 + q, b] = u[r0 + q, b]
                 vc[j0 + q, b] = u[c0 + q, b]
-
-
-@numba.njit(**JIT)
-def _copy2(src, dst):
-    for a in range(src.shape[0]):
-        for b in range(src.shape[1]):
-            dst[a, b] = src[a, b]

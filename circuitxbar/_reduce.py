@@ -26,6 +26,7 @@ bottom columns.
 import numba
 import numpy as np
 
+from circuitxbar import _kernels as K
 from circuitxbar import _lapack
 from circuitxbar._config import JIT
 from circuitxbar._intrinsics import _mul_add
@@ -254,19 +255,12 @@ def merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, record):
     _scatter(ya, ca, ta, 0, y, y, y)
     _scatter(yb, cb, tb, 0, y, y, y)
     if record.shape[0] > 0:
-        _fill2(record, 0.0)
+        K._fill(record, 0.0)
     return _gth_eliminate(y, nb, record), MERGED_BY_GTH
 
 
 MERGED_BY_GTH = 0
 MERGED_BY_BLAS = 1
-
-
-@numba.njit(**JIT)
-def _fill2(a, value):
-    for i in range(a.shape[0]):
-        for j in range(a.shape[1]):
-            a[i, j] = value
 
 
 @numba.njit(**JIT)
