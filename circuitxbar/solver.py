@@ -203,6 +203,7 @@ def solve(
     keep_nodes: bool = True,
     newton_tol: float = 1e-11,
     max_newton: int = 50,
+    method: str = "auto",
 ) -> SolveResult:
     """DC solution of a crossbar with wire and terminal resistance for one or many inputs.
 
@@ -227,6 +228,13 @@ def solve(
         largest source voltage (dimensionless).
     max_newton : int
         Nonlinear devices: Newton step limit; beyond it ConvergenceError is raised.
+    method : {"auto", "cg", "factorize"}
+        Linear devices: ``"cg"`` solves each input iteratively; ``"factorize"`` builds this
+        array's nested-dissection factor (:func:`circuitxbar.factorize`) for this call and
+        back-substitutes every input; ``"auto"`` factorises for batches of at least
+        ``FACTORIZE_MIN_BATCH`` inputs on arrays of at most ``FACTORIZE_MAX_CELLS`` cells
+        where the method applies, and takes CG otherwise. Nonlinear devices always take
+        Newton's method ("factorize" is refused).
 
     Returns
     -------
@@ -234,8 +242,8 @@ def solve(
 
     See also
     --------
-    circuitxbar.factorize : for many inputs on one linear array, a factor built once makes each
-        further input several times cheaper (25x SuperLU's triangular solve at 256 x 256).
+    circuitxbar.factorize : keep the factor for later calls on the same array (each input then
+        costs the back substitution only: 25x SuperLU's triangular solve at 256 x 256).
     """
     if not isinstance(crossbar, Crossbar):
         raise ValidationError(f"crossbar must be a circuitxbar.Crossbar, got {type(crossbar).__name__}")
@@ -247,6 +255,17 @@ def solve(
     max_iter = _default_max_iter(crossbar) if max_iter is None else int(max_iter)
     if max_iter < 1:
         raise ValidationError(f"max_iter={max_iter} must be >= 1")
+    if method not in SOLVE_METHODS:
+        raise ValidationError(f"method={method!r} is not one of {SOLVE_METHODS}")
+    if method == "factorize" or (method == "auto" and _factorize_pays(crossbar, v.shape[0])):
+        from circuitxbar.factorization import factorize
+
+        if not crossbar.is_linear:
+            raise ValidationError(
+                f"method='factorize' needs a linear device model; {type(crossbar.device).__name__}"
+                f" is nonlinear: use method='auto' (Newton's method)")
+        return factorize(crossbar).solve(v[0] if single else v, kcl_tol=kcl_tol,
+                                         keep_nodes=keep_nodes)
     t0 = time.perf_counter()
     if crossbar.is_linear:
         out = _solve_linear(crossbar, v, rtol, max_iter, keep_nodes)
@@ -269,6 +288,24 @@ def solve(
     # the KCL mismatch of the true nonlinear currents alone
     _check_converged(out, rtol, kcl_tol, max_iter, check_cg=crossbar.is_linear)
     return _package(crossbar, out, info, single)
+
+
+#: solve methods; see solve
+SOLVE_METHODS = ("auto", "cg", "factorize")
+#: "auto" factorises a linear array for a batch of at least this many inputs: building the
+#: factor costs 65-100 iterative solves (64x64 to 512x512) and then each input a quarter to a
+#: half of one, so the two break even near 90-200 inputs; from 256 on the factor pays at every
+#: size measured (128 x 128: 0.18 against 0.21 ms per input)
+FACTORIZE_MIN_BATCH = 256
+#: ... on arrays of at most this many cells: the factor's record peaks at 240 MB for 512 x 512
+#: while it is built (1 GB at 1024 x 1024, where the iterative solve needs 359 MB)
+FACTORIZE_MAX_CELLS = 512 * 512
+
+
+def _factorize_pays(xbar, n_batch):
+    return (xbar.is_linear and n_batch >= FACTORIZE_MIN_BATCH
+            and xbar.conductance.size <= FACTORIZE_MAX_CELLS
+            and _transfer.applicable(xbar) is None)
 
 
 def _check_converged(out, rtol, kcl_tol, max_iter, check_cg=True):

@@ -136,3 +136,24 @@ def test_batched_outputs_match_the_per_input_ones():
             assert rel_err(getattr(batched, name), getattr(per_input, name)) <= 1e-13, name
         np.testing.assert_allclose(batched.info.kcl_residual, per_input.info.kcl_residual,
                                    rtol=1e-6)
+
+
+def test_solve_method_choice():
+    rng = np.random.default_rng(15)
+    xbar = random_xbar(rng, 20, 16)
+    v = rng.uniform(0.0, 0.3, (cx.solver.FACTORIZE_MIN_BATCH, 20))
+    auto, cg = cx.solve(xbar, v, keep_nodes=False), cx.solve(xbar, v, method="cg")
+    assert auto.info.method == "direct-nested-dissection"  # a batch large enough to pay
+    assert cg.info.method == "pcg-line-schur"
+    assert rel_err(auto.i_out, cg.i_out) <= 1e-12
+    assert cx.solve(xbar, v[:3]).info.method == "pcg-line-schur"  # too few inputs
+    one = cx.solve(xbar, v[0], method="factorize")
+    assert one.i_out.shape == (16,) and one.info.method == "direct-nested-dissection"
+    wires = random_xbar(rng, 8, 8, r_row=np.r_[0.0, np.ones(7)])  # where it does not apply
+    big = rng.uniform(0.0, 0.3, (cx.solver.FACTORIZE_MIN_BATCH, 8))
+    assert cx.solve(wires, big, keep_nodes=False).info.method == "pcg-line-schur"
+    with pytest.raises(ValidationError, match="linear device"):
+        cx.solve(random_xbar(rng, 8, 8, device=cx.devices.Sinh(k=3.0)), big[0],
+                 method="factorize")
+    with pytest.raises(ValidationError, match="method"):
+        cx.solve(xbar, v[0], method="lu")
