@@ -99,10 +99,9 @@ def solve_chunk(steps, top_ids, position, u_top, workspace, g, r_row,
             kcl[b] = K._outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
                                 vl, vrt, vt, vb, t_left[b], t_right[b], t_top[b], t_bottom[b],
                                 powers[b])
-            if keep:
-                K._copy(vr, vr_out[b])
-                K._copy(vc, vc_out[b])
-                K._copy(idev, idev_out[b])
+            K._copy(vr, vr_out[b])
+            K._copy(vc, vc_out[b])
+            K._copy(idev, idev_out[b])
 
 
 @numba.njit(**JIT)
@@ -133,10 +132,12 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
     vcl = np.empty((n_cols, nbat))
     sh0 = np.empty((n_cols, nbat))
     shl = np.empty((n_cols, nbat))
-    acc = np.zeros((12, nbat))  # per input: the sums and maxima below
+    acc = np.zeros((10, nbat))  # per input: the sums and maxima below
     p_dev, scale, p_row, mm_r, fl_r = acc[0], acc[1], acc[2], acc[3], acc[4]
-    p_col, mm_c, fl_c, p_term, p_src = acc[5], acc[6], acc[7], acc[8], acc[9]
-    tot, vmax = acc[10], acc[11]
+    p_col, mm_c, fl_c, tot, vmax = acc[5], acc[6], acc[7], acc[8], acc[9]
+    # the current into each line's start terminal, per input (for the terminal powers)
+    in_r = np.empty((nbat, n_rows))
+    in_c = np.empty((nbat, n_cols))
     for i in range(n_rows):
         _gather_row(u, position, i, n_rows, n_cols, vr, vc)
         for j in range(n_cols):
@@ -180,7 +181,7 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
             elif start_ideal and end_ideal:
                 a = idev[0, b] + (vr[0, b] - vr[1, b]) * w
                 e = (vr[last - 1, b] - vr[last, b]) * w - idev[last, b]
-            t_left[b, i] = -a
+            in_r[b, i] = a
             t_right[b, i] = e
             scale[b] = max(scale[b], abs(a), abs(e))
             seg = a
@@ -197,8 +198,6 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
             p_row[b] += pw
             mm_r[b] = max(mm_r[b], mm)
             fl_r[b] = max(fl_r[b], 64.0 * eps * vmax[b] * w)
-            p_term[b], p_src[b] = _term(a, e, g_left[i], g_right[i], vl[b, i], vrt[b, i],
-                                        p_term[b], p_src[b])
     # column end currents (as _kernels._chain_currents with sign -1)
     seg_c = np.empty((n_cols, nbat))
     for j in range(n_cols):
@@ -215,13 +214,11 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
             elif start_ideal and end_ideal:
                 a = -sh0[j, b] + (vc0[j, b] - vc1[j, b]) * w
                 e = (vcp[j, b] - vcl[j, b]) * w + shl[j, b]
-            t_top[b, j] = -a
+            in_c[b, j] = a
             t_bottom[b, j] = e
             seg_c[j, b] = a
             scale[b] = max(scale[b], abs(a), abs(e))
             fl_c[b] = max(fl_c[b], 64.0 * eps * vmax_c[j, b] * w)
-            p_term[b], p_src[b] = _term(a, e, g_top[j], g_bottom[j], vt[b, j], vb[b, j],
-                                        p_term[b], p_src[b])
     # second pass: the column segments
     for i in range(n_rows):
         _gather_row(u, position, i, n_rows, n_cols, vr, vc)
@@ -244,11 +241,15 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
             seg_c[j, b] += prev_idev[j, b]
             mm_c[b] = max(mm_c[b], abs(seg_c[j, b] - t_bottom[b, j]))
     for b in range(nbat):
+        pt_r, ps_r = K._terminal_power(in_r[b], t_right[b], g_left, g_right, vl[b], vrt[b],
+                                       t_left[b])
+        pt_c, ps_c = K._terminal_power(in_c[b], t_bottom[b], g_top, g_bottom, vt[b], vb[b],
+                                       t_top[b])
         powers[b, 0] = p_dev[b]
         powers[b, 1] = p_row[b]
         powers[b, 2] = p_col[b]
-        powers[b, 3] = p_term[b]
-        powers[b, 4] = p_src[b]
+        powers[b, 3] = pt_r + pt_c
+        powers[b, 4] = ps_r + ps_c
         if scale[b] == 0.0:
             kcl[b] = 0.0
         else:
@@ -267,18 +268,6 @@ def _end_voltage_rows(b_left, b_right, b_top, b_bottom, v_in, input_code):
             for q in range(ends[k].size):
                 out[k][b, q] = ends[k][q]
     return out
-
-
-@numba.njit(**JIT)
-def _term(i_in, i_end, g_start, g_end, v_start, v_end, p_term, p_src):
-    """One line's terminals, as _kernels._terminal_power: (p_term, p_src) with this line's
-    series-resistance power and delivered source power added."""
-    p_src += v_start * i_in - v_end * i_end
-    if 0.0 < g_start < INF:
-        p_term += i_in * i_in / g_start
-    if 0.0 < g_end < INF:
-        p_term += i_end * i_end / g_end
-    return p_term, p_src
 
 
 @numba.njit(**JIT)

@@ -151,8 +151,7 @@ def _leaf(g, wr, wc, i0, i1, j0, j1, keep, ids, weights):
     dang_r = j1 < n_cols
     dang_b = i1 < n_rows
     n_l, n_r, n_t, n_b = _sides(i0, i1, j0, j1, n_rows, n_cols, keep)
-    nb = n_l + n_r + n_t + n_b
-    n = 2 * h * w + (h if dang_r else 0) + (w if dang_b else 0)
+    n, nb = _leaf_size(i0, i1, j0, j1, n_rows, n_cols, keep)
     # node numbers: boundary first (left, right, top, bottom), the inner nodes after
     row_id = np.full((h, w + 1), -1, dtype=np.int64)
     col_id = np.full((h + 1, w), -1, dtype=np.int64)

@@ -33,6 +33,15 @@ def ports(term_g, input_code, output_code):
                      for k in range(4)])
 
 
+def end_terminals(term_g, keep):
+    """The kept end sets (in order) and, for their nodes in the boundary matrix's order: the
+    terminal conductances, which are pinned (ideal terminals: u = v) and which are free."""
+    kept = [k for k in range(4) if keep[k]]
+    gt = np.concatenate([term_g[k] for k in kept])
+    pinned = np.isinf(gt)
+    return kept, gt, pinned, np.flatnonzero(~pinned)
+
+
 _controller = None
 _controller_lock = threading.Lock()
 
@@ -100,15 +109,12 @@ def _transfer_matrix_direct(g, r_row, r_col, term_g, input_code, output_code, ex
     sizes = (n_rows, n_rows, n_cols, n_cols)
     keep = ports(term_g, input_code, output_code)
     y, side = boundary_matrix(g, r_row, r_col, keep, executor, beside)
-    kept = [k for k in range(4) if keep[k]]
+    kept, gt, pinned, free = end_terminals(term_g, keep)
     offset = dict(zip(kept, np.cumsum([0] + [sizes[k] for k in kept])[:-1]))
-    gt = np.concatenate([term_g[k] for k in kept])
     inputs = offset[input_code] + np.arange(sizes[input_code])
     outputs = offset[output_code] + np.arange(sizes[output_code])
     # the unit input k sets source voltage 1 at node inputs[k]: v is a selection, so products
     # with it are column picks
-    pinned = np.isinf(gt)
-    free = np.flatnonzero(~pinned)
     in_pinned = pinned[inputs]
     t = np.zeros((outputs.size, inputs.size))
     t[:, in_pinned] = -y[np.ix_(outputs, inputs[in_pinned])]

@@ -82,10 +82,7 @@ class Factorization:
         del coef
         self._top_ids = self._position[R.block_ids(0, n_rows, 0, n_cols, n_rows, n_cols, keep)]
         # the top boundary: the kept end sets, in order; pinned (ideal) and free nodes
-        self._kept = [k for k in range(4) if keep[k]]
-        gt = np.concatenate([prep.term_g[k] for k in self._kept])
-        self._pinned = np.isinf(gt)
-        self._free = np.flatnonzero(~self._pinned)
+        self._kept, gt, self._pinned, self._free = _transfer.end_terminals(prep.term_g, keep)
         self._gt = gt
         self._y_top = y
         if self._free.size:
