@@ -214,15 +214,15 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     # the small-signal start: the devices linearised at zero bias, where v = 0 and so the
     # linearisation's current source is the zero-bias current itself (none for sinh: the
     # kernels' faster source-free paths give the same numbers)
-    none = np.empty((0, 0))
+    inj0 = idev0 if current0 else np.empty((0, 0))
     # warm is passed as a run-time bool (v_scale < 0 is False, step > 0 True below): literal
     # True and False would compile _pcg twice, 1.6 s of first-call time
     it, rel = K._pcg(gd0, row_c0, col_c0, w_row, g_left, g_right, v_left, v_right, v_top,
-                     v_bottom, idev0 if current0 else none, x, v_scale < 0.0, rtol,
+                     v_bottom, inj0, x, v_scale < 0.0, rtol,
                      EARLY_FORCING, max_iter, work)
     total_it = it
     K._copy(x, vr)
-    K._col_voltages(col_c0, x, idev0 if current0 else none, v_top, v_bottom, vc)
+    K._col_voltages(col_c0, x, inj0, v_top, v_bottom, vc)
     K._fill(dr, 0.0)
     K._fill(dc, 0.0)
     _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, 0.0, idev,
