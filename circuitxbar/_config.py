@@ -12,9 +12,19 @@ import os
 
 CACHE = os.environ.get("CIRCUITXBAR_NO_CACHE", "") not in ("1", "true", "yes")
 
-#: options of every kernel. nogil: batches run one chunk per Python thread in parallel
-#: (solver.run_chunked), which compiles far faster than ``parallel=True`` and ``prange``.
-JIT = dict(nogil=True, cache=CACHE, fastmath=False, error_model="numpy")
+#: options of every kernel called from Python. nogil: batches run one chunk per Python thread in
+#: parallel (solver.run_chunked), which compiles far faster than ``parallel=True`` and ``prange``.
+#: No C-callback wrapper: no kernel is ever passed as a first-class function.
+JIT = dict(nogil=True, cache=CACHE, fastmath=False, error_model="numpy", no_cfunc_wrapper=True)
+
+# Compile time (issue 5). Numba builds machine code for every kernel's own library and again
+# inside every caller that links it, so a kernel deep in the call tree is compiled several times.
+#: kernels called only from other kernels: no Python entry wrapper (argument unboxing code).
+#: Calling one from Python is not possible; tests wrap ``f.py_func`` in a fresh ``numba.njit``.
+INNER = dict(JIT, no_cpython_wrapper=True)
+#: steps with a single call site: inlined into the caller's Numba IR, so they get no library of
+#: their own and their machine code is built once, in the caller (about 3 s of the 32 s whole).
+INLINE = dict(INNER, inline="always")
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -55,3 +65,13 @@ def drop_stale_caches(sources, marker=None):
             fh.write(stamp)
     except OSError:
         pass  # read-only install: nothing can be written there, so nothing stale was either
+
+
+def python_twin(kernel):
+    """A Python-callable twin of an ``INNER`` or ``INLINE`` kernel (for tests): the same source,
+    compiled with the entry wrapper that those kernels go without. Never cached: Numba's cache
+    key ignores the wrapper flag, so a cached twin and its kernel would load each other's code
+    (and a kernel without wrapper called from Python crashes the process)."""
+    import numba
+
+    return numba.njit(**dict(JIT, cache=False))(kernel.py_func)

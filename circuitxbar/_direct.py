@@ -7,7 +7,7 @@ import numpy as np
 
 from circuitxbar import _kernels as K
 from circuitxbar import _reduce as R
-from circuitxbar._config import JIT
+from circuitxbar._config import INNER, JIT
 
 INF = np.inf
 
@@ -34,7 +34,7 @@ def alloc_workspace(n_nodes):
     return np.empty((n_nodes, sub)), np.empty((UNTILE_INPUTS, n_nodes))
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _untile(u, position, n_rows, n_cols, b0, b1, per_input):
     """per_input[b - b0, node] = u[position[node], b] for b0 <= b < b1: back to one row-major
     vector per input. A tile row's TILE nodes are consecutive in u, so the copy goes run by
@@ -104,7 +104,7 @@ def solve_chunk(steps, top_ids, position, u_top, workspace, g, r_row,
             K._copy(idev, idev_out[b])
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_bottom, vl, vrt,
                    vt, vb, t_left, t_right, t_top, t_bottom, powers, kcl):
     """_kernels._outputs for a sub-batch at once, straight from the tile-ordered voltages u
@@ -256,7 +256,7 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
             kcl[b] = max(mm_r[b], mm_c[b]) / (scale[b] + max(fl_r[b], fl_c[b]))
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _end_voltage_rows(b_left, b_right, b_top, b_bottom, v_in, input_code):
     """The four end sets' source voltages, one row per input of v_in (B, n_in)."""
     nbat = v_in.shape[0]
@@ -270,7 +270,7 @@ def _end_voltage_rows(b_left, b_right, b_top, b_bottom, v_in, input_code):
     return out
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _gather_row(u, position, i, n_rows, n_cols, vr, vc):
     """Row i's row-wire and column-wire node voltages (C, B) from the tile-ordered u."""
     n_cells = n_rows * n_cols

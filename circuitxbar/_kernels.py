@@ -26,12 +26,12 @@ import math
 import numba
 import numpy as np
 
-from circuitxbar._config import JIT
+from circuitxbar._config import INLINE, INNER, JIT
 
 INF = math.inf
 
 
-@numba.njit(**JIT)
+@numba.njit(**INLINE)
 def _factor_special_chain(g, rl, gs, l, bg, binj, p):
     """_factor_lines for one chain l pinned at its start through zero resistance, with the
     IEEE-infinity branches: returns the looking-back conductance at its last node."""
@@ -61,7 +61,7 @@ def _factor_special_chain(g, rl, gs, l, bg, binj, p):
     return ek
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _factor_lines(g, r, g_start, g_end, bg, binj, p, a_start, a_end, b_end):
     """Eliminate every chain from its start: fills the sweep coefficients.
 
@@ -137,7 +137,7 @@ def _factor_lines(g, r, g_start, g_end, bg, binj, p, a_start, a_end, b_end):
             b_end[l] = 0.0
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _copy(src, dst):
     """dst[...] = src for 2-D arrays of one shape. Explicit loops: Numba's slice assignment
     compiles a shape-mismatch message formatter that alone costs seconds of first-call time."""
@@ -147,7 +147,7 @@ def _copy(src, dst):
             dst[i, j] = src[i, j]
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _fill(dst, value):
     """dst[...] = value for a 2-D array (see _copy for why not slice assignment)."""
     n, m = dst.shape
@@ -156,7 +156,7 @@ def _fill(dst, value):
             dst[i, j] = value
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _transpose(src, dst):
     """dst = src.T in 8x8 tiles: small tiles avoid cache-set conflicts at power-of-two strides."""
     n, m = src.shape
@@ -200,7 +200,7 @@ def _factor_all(g, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c,
     _transpose(t_p, rp)
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _col_forward(col_c, u, inj, v_top, sc, z, beta):
     """Forward elimination of every column chain (top -> bottom), vectorised across columns.
 
@@ -231,7 +231,7 @@ def _col_forward(col_c, u, inj, v_top, sc, z, beta):
                 sc[i, j] += cbinj[i, j] * inj[i, j]
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _row_sweep(row_c, i, vcol, inj, v_left, v_right, out, srow):
     """Solve row chain i for shunt potentials vcol (C,); result in out[i]."""
     rbg, rbinj, rp, ras, rae, rbe = row_c
@@ -257,7 +257,7 @@ def _row_sweep(row_c, i, vcol, inj, v_left, v_right, out, srow):
         out[i, j] = v
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _row_sweep4(row_c, i, vbuf, inj, v_left, v_right, out, sbuf):
     """Rows i, i-1, i-2, i-3 at once: four independent recurrences interleaved so the
     processor overlaps their latencies. vbuf[r] holds row i-r's shunt potentials; inj, if not
@@ -334,7 +334,7 @@ def _row_sweep4(row_c, i, vbuf, inj, v_left, v_right, out, sbuf):
         out[i3, j] = v3
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _col_back_rows(col_c, row_c, sc, inj, v_bottom, v_left, v_right, out, vc_out,
                    p, g, w_row, g_left, g_right, lane, vbuf, sbuf):
     """Back-substitute the column chains (bottom -> top) and solve each row chain as soon as
@@ -396,7 +396,7 @@ def _col_back_rows(col_c, row_c, sc, inj, v_bottom, v_left, v_right, out, vc_out
     return acc
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _energy(x, y, g, w_row, g_left, g_right, lane):
     """Row-chain energy inner product <x, M y> of (R, C) arrays.
 
@@ -423,7 +423,7 @@ def _energy(x, y, g, w_row, g_left, g_right, lane):
     return acc
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _alloc_workspace(n_rows, n_cols):
     """Scratch of one CG solve: z, p, q, x (R, C); lane (C,); vbuf, sbuf (4, C)."""
     return (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
@@ -431,7 +431,7 @@ def _alloc_workspace(n_rows, n_cols):
             np.empty((4, n_cols)), np.empty((4, n_cols)))
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _apply_f(row_c, col_c, u, inj, v_left, v_right, v_top, v_bottom, out, vc_out, g, w_row,
              g_left, g_right, work):
     """out = F(u): column chains solved for row voltages u (R, C), then the row chains."""
@@ -444,7 +444,7 @@ def _apply_f(row_c, col_c, u, inj, v_left, v_right, v_top, v_bottom, out, vc_out
                    w_row, g_left, g_right, lane, vbuf, sbuf)
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _col_voltages(col_c, vr, inj, v_top, v_bottom, vc):
     """Column-node voltages vc (R, C) for row voltages vr: the column half of F only (no row
     solves), forward elimination into vc and back-substitution in place."""
@@ -461,7 +461,7 @@ def _col_voltages(col_c, vr, inj, v_top, v_bottom, vc):
             vc[i, j] = s + cp[i, j] * (vc[i + 1, j] - s)
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _all_zero(a):
     for k in range(a.size):
         if a[k] != 0.0:
@@ -469,7 +469,7 @@ def _all_zero(a):
     return True
 
 
-@numba.njit(**JIT)
+@numba.njit(**INLINE)
 def _rows_at_zero(row_c, v_left, v_right, out, vbuf, sbuf):
     """out = F(0) when the columns hold no source: every row chain solved for zero shunt
     potentials (vbuf, sbuf: (4, C) scratch, as in _col_back_rows)."""
@@ -484,7 +484,7 @@ def _rows_at_zero(row_c, v_left, v_right, out, vbuf, sbuf):
         _row_sweep(row_c, i, vbuf[0], none, v_left, v_right, out, sbuf[0])
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bottom,
          inj, x, warm, rtol, eta, max_iter, work):
     """CG on the row voltages x (R, C), in place. Returns (iterations, relative residual).
@@ -564,7 +564,7 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
     return it, rel
 
 
-@numba.njit(**JIT)
+@numba.njit(**INLINE)
 def _chain_currents(v, shunt, sign, w, gs, ge, vs, ve, i_start, i_end, lane):
     """Terminal currents, wire power and KCL mismatch of a set of chains (n, m), chain inner.
 
@@ -624,7 +624,7 @@ def _chain_currents(v, shunt, sign, w, gs, ge, vs, ve, i_start, i_end, lane):
     return power, mismatch, floor, scale
 
 
-@numba.njit(**JIT)
+@numba.njit(**INLINE)
 def _row_chain_currents(vr, idev, w_row, g_left, g_right, v_left, v_right, i_start, i_end):
     """_chain_currents for the row chains, read chain-major from (R, C) arrays (no transpose)."""
     n_rows, n_cols = vr.shape
@@ -671,7 +671,7 @@ def _row_chain_currents(vr, idev, w_row, g_left, g_right, v_left, v_right, i_sta
     return power, mismatch, floor, scale
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _terminal_power(i_in, i_end, g_start, g_end, v_start, v_end, t_start):
     """One set of chains: fills t_start (current array -> start terminal, = -i_in) and returns
     (power in the terminals' series resistances, power delivered by their sources) [W]."""
@@ -687,7 +687,7 @@ def _terminal_power(i_in, i_end, g_start, g_end, v_start, v_end, t_start):
     return p_term, p_src
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
              v_left, v_right, v_top, v_bottom, t_left, t_right, t_top, t_bottom, powers):
     """Terminal currents (array -> terminal) [A], powers [W]; returns the relative KCL residual.
@@ -732,7 +732,7 @@ def _outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
     return max(mm_r, mm_c) / (scale + max(fl_r, fl_c))
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _wire_conductance(r):
     """1/r per line, 0 where r = 0 (merged lines carry no wire energy)."""
     w = np.zeros(r.size)
@@ -742,7 +742,7 @@ def _wire_conductance(r):
     return w
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _end_voltages(b_left, b_right, b_top, b_bottom, v_in, input_code):
     """Source voltages of the four end sets for one input: v_in replaces the input set's."""
     vl = v_in.copy() if input_code == 0 else b_left.copy()

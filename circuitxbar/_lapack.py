@@ -14,7 +14,7 @@ import numpy as np
 from numba import types
 from numba.extending import get_cython_function_address
 
-from circuitxbar._config import JIT
+from circuitxbar._config import INNER
 
 for _name, _module in (("dpotrf", "scipy.linalg.cython_lapack"),
                        ("dtrsm", "scipy.linalg.cython_blas"),
@@ -29,7 +29,7 @@ _dsyrk = types.ExternalFunction("circuitxbar_dsyrk", types.void(*([_P] * 10)))
 _dgemm = types.ExternalFunction("circuitxbar_dgemm", types.void(*([_P] * 13)))
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def rows_product(work, nb, m, x, x_off):
     """work[nb:nb + m] = X work[:nb], in place on rows of the C-ordered work (rows, B), with
     X (m, nb) stored as X^T (nb, m) C-ordered at x[x_off:] (from schur_update's want_x).
@@ -54,7 +54,7 @@ def rows_product(work, nb, m, x, x_off):
            x.ctypes.data + 8 * x_off, p + 4, dv.ctypes.data + 8, base + 8 * nb * n_batch, p)
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def schur_update(yss, ybs, s, want_x):
     """s -= Y_bs Y_ss^-1 Y_sb on the upper triangle of s (C order), in place, for C-ordered
     yss (m, m) symmetric positive definite and ybs (nb, m); yss and ybs are overwritten.

@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from circuitxbar import _kernels as K
-from circuitxbar._config import JIT
+from circuitxbar._config import INLINE, INNER, JIT
 from circuitxbar.devices.kernels import SINH, cell_current
 from circuitxbar.devices.kernels import _sinh_cosh as sinh_cosh
 
@@ -28,7 +28,7 @@ FORCING = 1e-4
 EARLY_FORCING = 1e-2
 
 
-@numba.njit(**JIT)
+@numba.njit(**INLINE)
 def _direction(x, vr, vc, idev, dr, dc, w_row, w_col, g_left, g_right, g_top, g_bottom,
                v_left, v_right, v_top, v_bottom, lanes):
     """The Newton direction and what the line search needs of it, in one pass over the array.
@@ -91,7 +91,7 @@ def _direction(x, vr, vc, idev, dr, dc, w_row, w_col, g_left, g_right, g_top, g_
     return step_max, a, b, s0
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gdev, inj):
     """Device part of the co-content's slope at V + t d; fills idev, gdev at that point and
     inj = idev - gdev v, the current source of the devices linearised there (the next Newton
@@ -136,7 +136,7 @@ def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gd
     return s, finite
 
 
-@numba.njit(**JIT)
+@numba.njit(**INLINE)
 def _alloc_newton(n_rows, n_cols):
     """Scratch of one Newton solve, allocated once per thread chunk (fresh pages per input
     would cost page faults comparable to the solve): gd, inj, row factors, column factors,
@@ -147,7 +147,7 @@ def _alloc_newton(n_rows, n_cols):
             np.empty((n_rows, n_cols)), np.empty((4, n_cols)))
 
 
-@numba.njit(**JIT)
+@numba.njit(**INLINE)
 def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right, g_top,
                g_bottom):
     """Device currents and conductances at zero bias and that network's chain factors:
@@ -175,7 +175,7 @@ def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
     return idev0, gd0, row_c, col_c, finite, any_current
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _advance(vr, vc, dr, dc, t, x):
     """vr += t dr, vc += t dc, and x = vr (the next inner solve's warm start)."""
     n_rows, n_cols = vr.shape
@@ -187,7 +187,7 @@ def _advance(vr, vc, dr, dc, t, x):
             vc[i, j] += t * dc[i, j]
 
 
-@numba.njit(**JIT)
+@numba.njit(**INLINE)
 def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 g_left, g_right, g_top, g_bottom, v_left, v_right, v_top, v_bottom,
                 rtol, newton_tol, max_iter, max_newton, vr, vc, idev, scratch, zero_bias):

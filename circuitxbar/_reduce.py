@@ -28,7 +28,7 @@ import numpy as np
 
 from circuitxbar import _kernels as K
 from circuitxbar import _lapack
-from circuitxbar._config import JIT
+from circuitxbar._config import INLINE, INNER, JIT
 from circuitxbar._intrinsics import _mul_add
 
 #: merges sharing at most this many nodes eliminate them node by node (cancellation-free, no
@@ -39,7 +39,7 @@ SMALL = 8
 LEAF_BELOW = 6
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _gth_eliminate(y, nb, weights):
     """Eliminate nodes nb..n-1 of Laplacian y (n, n) in place, last first, and return the
     leading (nb, nb) Schur complement. Off-diagonals only ever gain same-sign products, the
@@ -76,7 +76,7 @@ def _gth_eliminate(y, nb, weights):
     return s
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _upper_laplacian(s):
     """Mirror the upper triangle of s onto the lower (in 16 x 16 tiles, so that the column
     reads stay in cache) and set the Laplacian diagonal."""
@@ -90,7 +90,7 @@ def _upper_laplacian(s):
     _set_diagonal(s)
 
 
-@numba.njit(**JIT)
+@numba.njit(**INLINE)
 def _set_diagonal(s):
     """Every diagonal entry := minus the sum of its row's off-diagonal entries (the GTH rule:
     a row sum of a resistor network's Laplacian is zero, and this form has no cancellation).
@@ -117,7 +117,7 @@ def _set_diagonal(s):
         s[a, a] = -((t0 + t1) + (t2 + t3))
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _link(y, a, b, c):
     """Add a conductance c between nodes a and b of Laplacian y."""
     y[a, a] += c
@@ -126,7 +126,7 @@ def _link(y, a, b, c):
     y[b, a] -= c
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _sides(i0, i1, j0, j1, n_rows, n_cols, keep):
     """Boundary sizes (left, right, top, bottom) of a block. A side inside the array is always
     a boundary; a side on the array's edge only where keep (4,) says that edge is a port (an
@@ -140,7 +140,7 @@ def _sides(i0, i1, j0, j1, n_rows, n_cols, keep):
     return n_l, n_r, n_t, n_b
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _leaf(g, wr, wc, i0, i1, j0, j1, keep, ids, weights):
     """Boundary matrix of a small block (sides 2 to LEAF_BELOW - 1) from its full nodal
     matrix. ids (n,), unless empty, receives the global node number of each local node
@@ -204,13 +204,13 @@ def _leaf(g, wr, wc, i0, i1, j0, j1, keep, ids, weights):
     return _gth_eliminate(y, nb, weights)
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def node_id(column, i, j, n_cols, n_rows):
     """Global node number: row-wire node (i, j) is i C + j, column-wire node R C + i C + j."""
     return (n_rows * n_cols if column else 0) + i * n_cols + j
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _merge_layout(i0, i1, j0, j1, n_rows, n_cols, keep):
     """Where the boundary sides of the two halves of block (i0, i1, j0, j1), as halves cuts
     it, go in the merged matrix ordered [the block's boundary; the line of nodes the halves
@@ -235,7 +235,7 @@ def _merge_layout(i0, i1, j0, j1, n_rows, n_cols, keep):
     return ca, ta, cb, tb, nb, m
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, record):
     """Boundary matrix of block (i0, i1, j0, j1) from those of its two halves, and how the
     shared nodes were eliminated (MERGED_BY_BLAS or MERGED_BY_GTH).
@@ -251,8 +251,9 @@ def merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, record):
     # few shared nodes, or a shared block that Cholesky rejects (not positive definite: an
     # isolated group of nodes), which node-by-node elimination handles
     y = np.zeros((nb + m, nb + m))
-    _scatter(ya, ca, ta, 0, y, y, y)
-    _scatter(yb, cb, tb, 0, y, y, y)
+    whole = np.int64(0)  # not the literal 0, which would compile a second _scatter
+    _scatter(ya, ca, ta, whole, y, y, y)
+    _scatter(yb, cb, tb, whole, y, y, y)
     if record.shape[0] > 0:
         K._fill(record, 0.0)
     return _gth_eliminate(y, nb, record), MERGED_BY_GTH
@@ -262,7 +263,7 @@ MERGED_BY_GTH = 0
 MERGED_BY_BLAS = 1
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _scatter(part, counts, targets, nb, s, ybs, yss):
     """Add a half's boundary matrix, side block by side block, into the merged matrix.
 
@@ -293,7 +294,7 @@ def _scatter(part, counts, targets, nb, s, ybs, yss):
         sp += cp
 
 
-@numba.njit(**JIT)
+@numba.njit(**INLINE)
 def _blas_merge(ya, yb, ca, ta, cb, tb, nb, m, record):
     """merge with the shared nodes eliminated by Cholesky, triangular solve and rank-m update
     assembling the three blocks directly: Cholesky of the shared block Y_ss = L L^T,
@@ -379,7 +380,7 @@ def block_ids(i0, i1, j0, j1, n_rows, n_cols, keep):
     return ids
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _leaf_size(i0, i1, j0, j1, n_rows, n_cols, keep):
     """(nodes, boundary nodes) of a leaf block's nodal matrix (as _leaf numbers them)."""
     h = i1 - i0
@@ -512,7 +513,7 @@ def compress(kind, op_n, op_nb, coef_off, coef):
     return first_col, col_ptr, target, val, x_off, x
 
 
-@numba.njit(**JIT)
+@numba.njit(**INLINE)
 def back_substitute(kind, op_n, op_nb, id_off, ids, first_col, col_ptr, target, val, x_off,
                     x, u):
     """Every node's voltages from the given ones, for a batch: u (nodes, B), node-major, with

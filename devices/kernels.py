@@ -54,7 +54,7 @@ import math
 import numba
 import numpy as np
 
-from circuitxbar._config import JIT
+from circuitxbar._config import INLINE, INNER, JIT
 from circuitxbar._intrinsics import _float_from_bits, _mul_add
 
 OHMIC = 0
@@ -82,7 +82,7 @@ _INV_LN2 = 1.44269504088896338700e00
 _INV_FACT = tuple(1.0 / math.factorial(k) for k in range(1, 17))
 
 
-@numba.njit(**JIT)
+@numba.njit(**INLINE)
 def _horner_expm1(r):
     """(e^r - 1) / r for -1e-15 < r < ln 2 by its Taylor series to r^15 (the first term left
     out is below 2e-16 relative at r = ln 2)."""
@@ -93,7 +93,7 @@ def _horner_expm1(r):
     return acc
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _sinh_cosh(x):
     """(sinh x, cosh x) for |x| <= X_CAP; beyond, the tangent line at the cap and its slope.
 
@@ -120,7 +120,7 @@ def _sinh_cosh(x):
     return (s if x >= 0.0 else -s), c
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _memristor(k, g, w):
     """Memristor branch: ohmic for k == 0, else g sinh(k w) / k. Returns (I, dI/dw)."""
     if k == 0.0:
@@ -129,12 +129,12 @@ def _memristor(k, g, w):
     return g * s / k, g * c
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _softplus(z):
     return max(z, 0.0) + math.log1p(math.exp(-abs(z)))
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _sigmoid(z):
     if z >= 0.0:
         return 1.0 / (1.0 + math.exp(-z))
@@ -142,7 +142,7 @@ def _sigmoid(z):
     return e / (1.0 + e)
 
 
-@numba.njit(**JIT)
+@numba.njit(**INLINE)
 def _threshold_diff(u, v_th, width):
     """softplus((u - v_th)/w) - softplus((-u - v_th)/w) for u >= 0, without cancellation.
 
@@ -158,7 +158,7 @@ def _threshold_diff(u, v_th, width):
     return math.log1p(2.0 * math.exp(c) * math.sinh(d) / (1.0 + math.exp(b)))
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _selector(kind, p0, p1, p2, p3, u):
     """Series element current and slope at its voltage u. Returns (I, dI/du)."""
     if kind == SELECTOR_EXPONENTIAL:
@@ -174,7 +174,7 @@ def _selector(kind, p0, p1, p2, p3, u):
     return p0 * u, p0
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _series_parallel(a, b):
     """Series combination a b / (a + b) of two non-negative conductances [S] (inf allowed)."""
     if a == 0.0 or b == 0.0:
@@ -186,7 +186,7 @@ def _series_parallel(a, b):
     return a * b / (a + b)
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def series_node(k_m, g, kind, p0, p1, p2, p3, v):
     """Memristor (k_m, g) in series with a selector; solve for the memristor voltage w.
 
@@ -233,7 +233,7 @@ def series_node(k_m, g, kind, p0, p1, p2, p3, v):
     return sign * im, _series_parallel(gm, gs), sign * w
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def _pchip_state(table, s, n, v, extrapolate):
     """Hermite cubic of tabulated state s at v. Returns (I, dI/dV); NaN outside unless
     extrapolating (linearly with the end slope, which keeps the curve C1 and monotone)."""
@@ -271,7 +271,7 @@ def _pchip_state(table, s, n, v, extrapolate):
     return cur, slope
 
 
-@numba.njit(**JIT)
+@numba.njit(**INLINE)
 def _tabulated(params, table, g, v):
     n_states = int(params[0])
     extrapolate = params[1] != 0.0
@@ -308,7 +308,7 @@ def _tabulated(params, table, g, v):
     return (1.0 - t) * ia + t * ib, (1.0 - t) * da + t * db
 
 
-@numba.njit(**JIT)
+@numba.njit(**INNER)
 def cell_current(code, params, table, g, gate, v):
     """Current [A] and differential conductance dI/dV [S] of one cell (see module docstring)."""
     if code == OHMIC:

@@ -1,8 +1,14 @@
 """Cached kernels are dropped whenever any kernel source changes (Numba itself only checks a
-function's own file, while its machine code includes the kernels it calls elsewhere)."""
+function's own file, while its machine code includes the kernels it calls elsewhere); and every
+kernel that Python code calls keeps its entry wrapper."""
 
+import ast
 import glob
+import importlib
 import os
+import types
+
+import numba
 
 import circuitxbar
 from circuitxbar._config import drop_stale_caches
@@ -50,3 +56,45 @@ def test_every_kernel_module_is_guarded():
             text = fh.read()
         if "@numba.njit" in text or "@intrinsic" in text:
             assert os.path.realpath(path) in guarded, f"{path} compiles kernels but is not guarded"
+
+
+def _python_references(module):
+    """(name, object) for every name or module attribute read by the module's plain Python code
+    (module level and undecorated functions; the bodies of compiled kernels excluded)."""
+    tree = ast.parse(open(module.__file__).read())
+    compiled = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+                and any("njit" in ast.unparse(d) or "intrinsic" in ast.unparse(d)
+                        for d in node.decorator_list)]
+    skip = {id(n) for fn in compiled for n in ast.walk(fn)}
+    for node in ast.walk(tree):
+        if id(node) in skip:
+            continue
+        if isinstance(node, ast.Name) and node.id in vars(module):
+            yield node.id, vars(module)[node.id]
+        elif (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+              and isinstance(vars(module).get(node.value.id), types.ModuleType)):
+            target = getattr(vars(module)[node.value.id], node.attr, None)
+            yield f"{node.value.id}.{node.attr}", target
+
+
+def test_kernels_called_from_python_keep_their_entry_wrapper():
+    # INNER and INLINE kernels (_config) have no entry wrapper: calling one from Python crashes
+    # the process, so no Python code in the package may reach one
+    root = os.path.dirname(os.path.dirname(os.path.abspath(circuitxbar.__file__)))
+    checked = 0
+    for path in sorted(glob.glob(os.path.join(root, "circuitxbar", "*.py"))
+                       + glob.glob(os.path.join(root, "devices", "*.py"))):
+        stem = os.path.splitext(os.path.basename(path))[0]
+        package = "circuitxbar" if os.path.basename(os.path.dirname(path)) == "circuitxbar" \
+            else "circuitxbar.devices"
+        name = package if stem == "__init__" else f"{package}.{stem}"
+        if name == "circuitxbar.__main__":
+            continue
+        module = importlib.import_module(name)
+        for ref, obj in _python_references(module):
+            if isinstance(obj, numba.core.registry.CPUDispatcher):
+                checked += 1
+                assert not obj.targetoptions.get("no_cpython_wrapper"), (
+                    f"{name} calls the kernel {ref} from Python, but it is compiled without an "
+                    "entry wrapper (_config.INNER/INLINE): give it **JIT")
+    assert checked >= 15  # the solver, transfer matrix, factorisation and device entry points

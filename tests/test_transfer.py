@@ -10,6 +10,7 @@ import pytest
 
 import circuitxbar as cx
 from circuitxbar import _reduce, _transfer
+from circuitxbar._config import python_twin
 from circuitxbar.errors import ConvergenceError, ValidationError
 from reference import reference_transfer_matrix
 from test_solver import random_xbar, rel_err
@@ -184,7 +185,7 @@ def test_gth_elimination_matches_dense_schur():
     c = c + c.T
     lap = np.diag(c.sum(axis=1)) - c
     ref = lap[:nb, :nb] - lap[:nb, nb:] @ np.linalg.solve(lap[nb:, nb:], lap[nb:, :nb])
-    got = _reduce._gth_eliminate(lap.copy(), nb, np.empty((0, 0)))
+    got = python_twin(_reduce._gth_eliminate)(lap.copy(), nb, np.empty((0, 0)))
     assert np.abs(got - ref).max() <= 1e-13 * np.abs(ref).max()
 
 
@@ -199,14 +200,14 @@ def test_blas_merge_matches_node_by_node_merge():
     none = np.empty((0, 0))
     ya = _reduce.reduce_block(g, wr, wc, 0, 20, 0, 20, keep, none, none)
     yb = _reduce.reduce_block(g, wr, wc, 0, 20, 20, 40, keep, none, none)
-    ca, ta, cb, tb, nb, m = _reduce._merge_layout(*args)
+    ca, ta, cb, tb, nb, m = python_twin(_reduce._merge_layout)(*args)
     assert m == 20 > _reduce.SMALL
-    blas, ok = _reduce._blas_merge(ya, yb, ca, ta, cb, tb, nb, m, np.empty((0, 0)))
+    blas, ok = python_twin(_reduce._blas_merge)(ya, yb, ca, ta, cb, tb, nb, m, np.empty((0, 0)))
     assert ok
     y = np.zeros((nb + m, nb + m))
-    _reduce._scatter(ya, ca, ta, 0, y, y, y)
-    _reduce._scatter(yb, cb, tb, 0, y, y, y)
-    gth = _reduce._gth_eliminate(y, nb, np.empty((0, 0)))
+    python_twin(_reduce._scatter)(ya, ca, ta, 0, y, y, y)
+    python_twin(_reduce._scatter)(yb, cb, tb, 0, y, y, y)
+    gth = python_twin(_reduce._gth_eliminate)(y, nb, np.empty((0, 0)))
     assert np.abs(blas - gth).max() <= 1e-13 * np.abs(gth).max()
 
 
