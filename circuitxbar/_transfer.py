@@ -116,8 +116,12 @@ def _transfer_matrix_direct(g, r_row, r_col, term_g, input_code, output_code, ex
     # the unit input k sets source voltage 1 at node inputs[k]: v is a selection, so products
     # with it are column picks
     in_pinned = pinned[inputs]
-    t = np.zeros((outputs.size, inputs.size))
-    t[:, in_pinned] = -y[np.ix_(outputs, inputs[in_pinned])]
+    out_rows = y[outputs[0]:outputs[-1] + 1]  # each end set is a contiguous range of y
+    if in_pinned.all():  # the common case: a slice (fancy indexing cost 0.1 ms of 7 at 128)
+        t = -out_rows[:, inputs[0]:inputs[-1] + 1]
+    else:
+        t = np.zeros((outputs.size, inputs.size))
+        t[:, in_pinned] = -out_rows[:, inputs[in_pinned]]
     if free.size:
         # (Y_FF + G_F) u_F = G_F v_F - Y_FP v_P, one column per input
         rhs = np.zeros((free.size, inputs.size))
