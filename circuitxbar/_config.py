@@ -20,7 +20,7 @@ JIT = dict(nogil=True, cache=CACHE, fastmath=False, error_model="numpy", no_cfun
 # Compile time (issue 5). Numba builds machine code for every kernel's own library and again
 # inside every caller that links it, so a kernel deep in the call tree is compiled several times.
 #: kernels called only from other kernels: no Python entry wrapper (argument unboxing code).
-#: Calling one from Python is not possible; tests wrap ``f.py_func`` in a fresh ``numba.njit``.
+#: Calling one from Python crashes the process; tests call its ``python_twin``.
 INNER = dict(JIT, no_cpython_wrapper=True)
 #: steps with a single call site: inlined into the caller's Numba IR, so they get no library of
 #: their own and their machine code is built once, in the caller (about 3 s of the 32 s whole).

@@ -127,21 +127,16 @@ class Factorization:
         t0 = time.perf_counter()
         u_top = self._top_voltages(v)
         o = _alloc_outputs(xbar, v.shape[0], keep_nodes)
-        f = self
         n_nodes = 2 * xbar.conductance.size
 
-        def workspace(lo):
-            # one per concurrent chunk, kept across calls (see _direct.alloc_workspace)
-            with self._lock:
-                free = self._spare.pop() if self._spare else _direct.alloc_workspace(n_nodes)
-            return free
-
         def args(lo, hi):
-            ws = workspace(lo)
+            # one workspace per concurrent chunk, kept across calls (see _direct.alloc_workspace)
+            with self._lock:
+                ws = self._spare.pop() if self._spare else _direct.alloc_workspace(n_nodes)
             taken.append(ws)
-            return (f._steps, f._top_ids, f._position, u_top, ws, prep.g, xbar.r_row, xbar.r_col,
-                    *prep.term_g, *prep.bias, prep.input_code, v, lo, hi, o["vr"], o["vc"],
-                    o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
+            return (self._steps, self._top_ids, self._position, u_top, ws, prep.g, xbar.r_row,
+                    xbar.r_col, *prep.term_g, *prep.bias, prep.input_code, v, lo, hi, o["vr"],
+                    o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
                     o["powers"], o["kcl"])
 
         taken = []

@@ -46,12 +46,19 @@ def test_an_edit_to_any_kernel_source_drops_every_cache(tmp_path):
     assert not any(f.exists() for f in caches)
 
 
+def _package_sources():
+    """(module name, path) of every source file of circuitxbar and circuitxbar.devices."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(circuitxbar.__file__)))
+    for folder, package in (("circuitxbar", "circuitxbar"), ("devices", "circuitxbar.devices")):
+        for path in sorted(glob.glob(os.path.join(root, folder, "*.py"))):
+            stem = os.path.splitext(os.path.basename(path))[0]
+            yield (package if stem == "__init__" else f"{package}.{stem}"), path
+
+
 def test_every_kernel_module_is_guarded():
     # a module with compiled code missing from the list would keep running stale machine code
-    root = os.path.dirname(os.path.dirname(os.path.abspath(circuitxbar.__file__)))
     guarded = {os.path.realpath(p) for p in circuitxbar.kernel_sources()}
-    for path in glob.glob(os.path.join(root, "circuitxbar", "*.py")) + glob.glob(
-            os.path.join(root, "devices", "*.py")):
+    for _name, path in _package_sources():
         with open(path) as fh:
             text = fh.read()
         if "@numba.njit" in text or "@intrinsic" in text:
@@ -61,7 +68,8 @@ def test_every_kernel_module_is_guarded():
 def _python_references(module):
     """(name, object) for every name or module attribute read by the module's plain Python code
     (module level and undecorated functions; the bodies of compiled kernels excluded)."""
-    tree = ast.parse(open(module.__file__).read())
+    with open(module.__file__) as fh:
+        tree = ast.parse(fh.read())
     compiled = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
                 and any("njit" in ast.unparse(d) or "intrinsic" in ast.unparse(d)
                         for d in node.decorator_list)]
@@ -80,14 +88,8 @@ def _python_references(module):
 def test_kernels_called_from_python_keep_their_entry_wrapper():
     # INNER and INLINE kernels (_config) have no entry wrapper: calling one from Python crashes
     # the process, so no Python code in the package may reach one
-    root = os.path.dirname(os.path.dirname(os.path.abspath(circuitxbar.__file__)))
     checked = 0
-    for path in sorted(glob.glob(os.path.join(root, "circuitxbar", "*.py"))
-                       + glob.glob(os.path.join(root, "devices", "*.py"))):
-        stem = os.path.splitext(os.path.basename(path))[0]
-        package = "circuitxbar" if os.path.basename(os.path.dirname(path)) == "circuitxbar" \
-            else "circuitxbar.devices"
-        name = package if stem == "__init__" else f"{package}.{stem}"
+    for name, _path in _package_sources():
         if name == "circuitxbar.__main__":
             continue
         module = importlib.import_module(name)
