@@ -299,9 +299,10 @@ def _blas_merge(ya, yb, ca, ta, cb, tb, nb, m, record):
     """merge with the shared nodes eliminated by Cholesky, triangular inverse and product and
     rank-m update (_lapack.schur_update), assembling the three blocks directly: Cholesky of
     the shared block Y_ss = L L^T, W = L^-1 Y_sb, S = Y_bb - W^T W (off-diagonals: sums of
-    same-sign terms, as Y_bs <= 0 and Y_ss^-1 Y_sb <= 0), then the Laplacian diagonal. The arrays are C-ordered and LAPACK reads
-    them as Fortran, i.e. transposed: Y_ss is symmetric and Y_bs in C order is Y_sb in Fortran
-    order, so nothing is transposed. Returns (matrix, ok); not ok when the shared block is not
+    same-sign terms, as Y_bs <= 0 and Y_ss^-1 Y_sb <= 0), then the Laplacian diagonal. The
+    arrays are C-ordered and LAPACK reads them as Fortran, i.e. transposed: Y_ss is symmetric
+    and Y_bs in C order is Y_sb in Fortran order, so nothing is transposed. Returns
+    (matrix, ok); not ok when the shared block is not
     positive definite. record: as in merge."""
     s = np.zeros((nb, nb))
     ybs = np.zeros((nb, m))
