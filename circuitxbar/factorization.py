@@ -84,7 +84,7 @@ class Factorization:
         # the top boundary: the kept end sets, in order; pinned (ideal) and free nodes
         self._kept, gt, self._pinned, self._free = _transfer.end_terminals(prep.term_g, keep)
         self._gt = gt
-        self._y_top = y
+        self._y_top = y = R.full_laplacian(y)
         if self._free.size:
             f = self._free
             try:
