@@ -61,7 +61,8 @@ def single_threaded_blas():
 
 def boundary_matrix(g, r_row, r_col, keep, executor=None, beside=None):
     """Laplacian (n_b, n_b) of the whole array at its kept end nodes, ordered left rows, right
-    rows, top columns, bottom columns (kept sets only), in _reduce's LOWER convention. executor: a pool that reduces the
+    rows, top columns, bottom columns (kept sets only), in _reduce's LOWER convention.
+    executor: a pool that reduces the
     second half of the array beside the first (the kernels release the GIL), then runs beside
     (a callable, if given) while this thread is still on its half: the second half is the
     smaller one (its far edges are usually open, so its boundary is shorter), and the check's
