@@ -57,7 +57,7 @@ def rows_product(work, nb, m, x, x_off):
 
 @numba.njit(**INNER)
 def schur_update(yss, ysb, s, want_x):
-    """s -= Y_bs Y_ss^-1 Y_sb on the strictly lower triangle of s (C order) and more, in
+    """s -= Y_bs Y_ss^-1 Y_sb on the lower triangle of s (C order; its diagonal too, unused), in
     place, for C-ordered yss (m, m) symmetric positive definite held in its lower triangle and
     diagonal, and ysb (m, nb); yss and ysb are overwritten. With want_x, ysb ends as
     X = -Y_ss^-1 Y_sb (m, nb): the shared nodes' voltages for given boundary voltages u_b
