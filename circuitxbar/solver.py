@@ -483,7 +483,7 @@ def transfer_matrices(crossbars, *, method: str = "auto", rtol: float = DEFAULT_
 
     For a study's thousands of arrays this is the throughput path: ``transfer_matrix`` splits
     one array over the cores, which leaves a core idle while the halves are merged; whole
-    arrays side by side keep both busy (128x128 on 2 cores: 5.2 ms per array against 6.0 ms
+    arrays side by side keep both busy (128x128 on 2 cores: 5.4 ms per array against 5.6 ms
     one at a time; bench/README.md). Arguments as in :func:`transfer_matrix`; an error
     carries a note naming the array's index in the list.
     """
