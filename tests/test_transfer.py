@@ -239,21 +239,15 @@ def test_floating_lines_take_the_node_by_node_merge():
     g[:, [17, 30]] = 0.0
     xbar = cx.Crossbar(g, 1.0, 1.0, input_end="row_left", output_end="row_right",
                        r_row_right=0.0, r_sense=np.inf)
-    prep = cx.solver._prepare(xbar)
-    keep = _transfer.ports(prep.term_g, prep.input_code, 1)
-    n_ops, n_ids, n_coef = _reduce.plan_sizes(0, 40, 0, 40, 40, 40, keep)
-    kind, op_n, op_nb, id_off, coef_off = (np.zeros(n_ops, np.int64) for _ in range(5))
-    _reduce.factor_block(prep.g, 1 / xbar.r_row, 1 / xbar.r_col, 0, 40, 0, 40, keep, kind,
-                         op_n, op_nb, id_off, coef_off, np.zeros(n_ids, np.int64),
-                         np.zeros(n_coef), np.zeros(3, np.int64))
-    merges = op_nb > 0
-    fallback = merges & (kind == _reduce.MERGED_BY_GTH) & (op_n - op_nb > _reduce.SMALL) & (
+    fac = cx.factorize(xbar)
+    kind, op_n, op_nb = fac._steps[:3]
+    fallback = (kind == _reduce.MERGED_BY_GTH) & (op_n - op_nb > _reduce.SMALL) & (
         op_nb > op_n - op_nb)  # a leaf eliminates more nodes than it keeps
     assert fallback.any()
     assert rel_err(cx.transfer_matrix(xbar, method="direct"),
                    reference_transfer_matrix(xbar)) <= 1e-9
     v = rng.uniform(0.0, 0.3, (3, 40))
-    assert rel_err(cx.factorize(xbar).solve(v).i_out, cx.solve(xbar, v).i_out) <= 1e-9
+    assert rel_err(fac.solve(v).i_out, cx.solve(xbar, v).i_out) <= 1e-9
 
 
 def test_many_arrays_at_once_match_one_at_a_time():
