@@ -477,7 +477,6 @@ def compress(kind, op_n, op_nb, coef_off, coef):
     first_col = np.full(n_ops, -1, np.int64)
     x_off = np.full(n_ops, -1, np.int64)
     n_cols = 0
-    nnz = 0
     n_x = 0
     for k in range(n_ops):
         n = op_n[k]
@@ -485,18 +484,10 @@ def compress(kind, op_n, op_nb, coef_off, coef):
         if kind[k] == MERGED_BY_BLAS:
             x_off[k] = n_x
             n_x += nb * (n - nb)
-            continue
-        first_col[k] = n_cols
-        n_cols += n
-        for t in range(n - nb):
-            base = coef_off[k] + t * n
-            for j in range(nb + t):
-                if coef[base + j] != 0.0:
-                    nnz += 1
+        else:
+            first_col[k] = n_cols
+            n_cols += n
     col_ptr = np.zeros(n_cols + 1, np.int64)
-    target = np.empty(nnz, np.int32)
-    val = np.empty(nnz)
-    x = np.empty(n_x)
     for k in range(n_ops):  # counts per source node
         n = op_n[k]
         nb = op_nb[k]
@@ -508,6 +499,10 @@ def compress(kind, op_n, op_nb, coef_off, coef):
                         col_ptr[first_col[k] + j + 1] += 1
     for c in range(n_cols):
         col_ptr[c + 1] += col_ptr[c]
+    nnz = col_ptr[n_cols]
+    target = np.empty(nnz, np.int32)
+    val = np.empty(nnz)
+    x = np.empty(n_x)
     fill = col_ptr[:-1].copy()
     for k in range(n_ops):
         n = op_n[k]
