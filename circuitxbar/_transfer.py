@@ -121,12 +121,8 @@ def _transfer_matrix_direct(g, r_row, r_col, term_g, input_code, output_code, ex
         # the common case: one block of the lower triangle (each end set is a contiguous range)
         return np.ascontiguousarray(-R.lower_block(y, outputs, inputs)), side
     y = R.full_laplacian(y)
-    out_rows = y[outputs[0]:outputs[-1] + 1]
-    if in_pinned.all():
-        t = -out_rows[:, inputs[0]:inputs[-1] + 1]
-    else:
-        t = np.zeros((outputs.size, inputs.size))
-        t[:, in_pinned] = -out_rows[:, inputs[in_pinned]]
+    t = np.zeros((outputs.size, inputs.size))
+    t[:, in_pinned] = -y[outputs[0]:outputs[-1] + 1][:, inputs[in_pinned]]
     if free.size:
         # (Y_FF + G_F) u_F = G_F v_F - Y_FP v_P, one column per input
         rhs = np.zeros((free.size, inputs.size))
