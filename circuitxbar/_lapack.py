@@ -3,8 +3,9 @@
 Numba offers no Cholesky-based elimination; SciPy's LAPACK and BLAS (``cython_lapack`` /
 ``cython_blas``) are reached through their C entry points, registered with LLVM under fixed
 names so that the kernel using them stays cacheable (a ctypes function pointer would be a
-per-process constant and disable caching). One kernel holds all three calls: every compiled
-function costs a fraction of a second at first use. Pointers are passed as intp
+per-process constant and disable caching). One kernel holds all of a merge's calls
+(schur_update), one the back substitution's product (rows_product): every compiled function
+costs a fraction of a second at first use. Pointers are passed as intp
 (pointer-sized integers: the same calling convention on every 64-bit platform Numba targets).
 """
 
