@@ -132,12 +132,17 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
     vcl = np.empty((n_cols, nbat))
     sh0 = np.empty((n_cols, nbat))
     shl = np.empty((n_cols, nbat))
-    acc = np.zeros((10, nbat))  # per input: the sums and maxima below
-    p_dev, scale, p_row, mm_r, fl_r = acc[0], acc[1], acc[2], acc[3], acc[4]
-    p_col, mm_c, fl_c, tot, vmax = acc[5], acc[6], acc[7], acc[8], acc[9]
+    acc = np.zeros((8, nbat))  # per input: the sums and maxima below
+    p_dev, scale, p_row, mm_r = acc[0], acc[1], acc[2], acc[3]
+    p_col, mm_c, tot, vmax = acc[4], acc[5], acc[6], acc[7]
     # the current into each line's start terminal, per input (for the terminal powers)
     in_r = np.empty((nbat, n_rows))
     in_c = np.empty((nbat, n_cols))
+    v_src = np.empty(nbat)
+    for b in range(nbat):
+        v_src[b] = K.source_scale(g_left, g_right, g_top, g_bottom, vl[b], vrt[b], vt[b], vb[b])
+        for j in range(n_cols):
+            vmax_c[j, b] = v_src[b]
     for i in range(n_rows):
         _gather_row(u, position, i, n_rows, n_cols, vr, vc)
         for j in range(n_cols):
@@ -163,7 +168,7 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
         w = w_row[i]
         for b in range(nbat):
             tot[b] = 0.0
-            vmax[b] = 0.0
+            vmax[b] = v_src[b]
         for j in range(n_cols):
             for b in range(nbat):
                 tot[b] += idev[j, b]
@@ -196,8 +201,8 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
             seg -= idev[last, b]
             mm = max(mm, abs(seg - e))
             p_row[b] += pw
-            mm_r[b] = max(mm_r[b], mm)
-            fl_r[b] = max(fl_r[b], 64.0 * eps * vmax[b] * w)
+            # mismatch beyond the chain's rounding floor (see _kernels._chain_currents)
+            mm_r[b] = max(mm_r[b], mm - 8.0 * eps * vmax[b] * w)
     # column end currents (as _kernels._chain_currents with sign -1)
     seg_c = np.empty((n_cols, nbat))
     for j in range(n_cols):
@@ -218,7 +223,6 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
             t_bottom[b, j] = e
             seg_c[j, b] = a
             scale[b] = max(scale[b], abs(a), abs(e))
-            fl_c[b] = max(fl_c[b], 64.0 * eps * vmax_c[j, b] * w)
     # second pass: the column segments
     for i in range(n_rows):
         _gather_row(u, position, i, n_rows, n_cols, vr, vc)
@@ -230,7 +234,8 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
                     dv = prev_vc[j, b] - vc[j, b]
                     p_col[b] += w * dv * dv
                     if w > 0.0:
-                        mm_c[b] = max(mm_c[b], abs(seg_c[j, b] - dv * w))
+                        floor = 8.0 * eps * vmax_c[j, b] * w
+                        mm_c[b] = max(mm_c[b], abs(seg_c[j, b] - dv * w) - floor)
         for j in range(n_cols):
             gij = g[i, j]
             for b in range(nbat):
@@ -239,7 +244,8 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
     for j in range(n_cols):
         for b in range(nbat):
             seg_c[j, b] += prev_idev[j, b]
-            mm_c[b] = max(mm_c[b], abs(seg_c[j, b] - t_bottom[b, j]))
+            floor = 8.0 * eps * vmax_c[j, b] * w_col[j]
+            mm_c[b] = max(mm_c[b], abs(seg_c[j, b] - t_bottom[b, j]) - floor)
     for b in range(nbat):
         pt_r, ps_r = K._terminal_power(in_r[b], t_right[b], g_left, g_right, vl[b], vrt[b],
                                        t_left[b])
@@ -253,7 +259,7 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
         if scale[b] == 0.0:
             kcl[b] = 0.0
         else:
-            kcl[b] = max(mm_r[b], mm_c[b]) / (scale[b] + max(fl_r[b], fl_c[b]))
+            kcl[b] = max(mm_r[b], mm_c[b]) / scale[b]
 
 
 @numba.njit(**INNER)

@@ -43,7 +43,10 @@ class SolverInfo:
         Final relative CG residual ||F(x) - x||_M / ||x||_M (dimensionless).
     kcl_residual : np.ndarray, shape (batch,)
         Largest Kirchhoff-current-law mismatch on any wire segment or terminal, recomputed from
-        the returned voltages, relative to the largest branch current (dimensionless).
+        the returned voltages, relative to the largest branch current (dimensionless). Only
+        the part beyond what float64 node voltages can resolve counts: on a segment of
+        conductance w, 8 eps V w, V the largest source voltage (or the line's largest node
+        voltage if larger). 0 means the mismatch is all rounding.
     tolerance : float
         The CG tolerance asked for.
     seconds : float

@@ -29,7 +29,8 @@ def test_no_command_runs_the_default_job(capsys):
     assert main([]) == 0
     out = capsys.readouterr().out
     assert "circuitxbar demo: 256x256 crossbar" in out
-    assert re.search(r"KCL residual <= [0-9.]+e-1[0-9]", out)
+    m = re.search(r"KCL mismatch beyond float64 rounding <= ([0-9.]+e[+-][0-9]+)", out)
+    assert m and float(m.group(1)) <= 1e-9
 
 
 def test_bad_value_is_a_clear_error(capsys):

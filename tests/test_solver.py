@@ -171,6 +171,57 @@ def test_extreme_on_off_ratio():
     assert_matches_reference(cx.Crossbar(g, 1.0, 1.0, 10.0, 10.0), rng.uniform(0, 0.2, (2, 48)))
 
 
+def _milliohm_array(r_wire):
+    # weak cells behind (milli)ohm-scale wire segments: the sensed columns sit at microvolts
+    rng = np.random.default_rng(21)
+    return cx.Crossbar(10 ** rng.uniform(-9, -6, (48, 48)), r_wire, r_wire), rng.standard_normal((2, 48))
+
+
+@pytest.mark.parametrize("r_wire", [0.01, 0.001])
+def test_highly_conductive_wires_raise_no_false_kcl_alarm(r_wire):
+    # the column voltages are computed to eps of the 1 V sources; times 1000 S that rounding
+    # was once 1e-8 of the currents, and every path raised ConvergenceError on a right answer
+    xbar, v = _milliohm_array(r_wire)
+    fast = cx.solve(xbar, v)
+    ref = reference_solve(xbar, v)
+    for name in ("i_out", "v_row", "i_device", "i_col_bottom"):
+        assert rel_err(getattr(fast, name), getattr(ref, name)) <= 1e-9, name
+    # the column nodes sit at microvolts: both solvers get them to eps of the 1 V sources
+    assert np.abs(fast.v_col - ref.v_col).max() <= 1e-13 * np.abs(v).max()
+    # SciPy's driver currents come from Ohm's law over the first segment, so they carry that
+    # rounding (2e-8 of the current at 10 mohm); KCL says each is its row's cell currents
+    rows = fast.i_device.sum(axis=2)
+    assert np.abs(-fast.i_row_left - rows).max() <= 1e-13 * np.abs(rows).max()
+    assert rel_err(cx.factorize(xbar).solve(v).i_out, ref.i_out) <= 1e-9
+    assert rel_err(cx.transfer_matrix(xbar), reference_transfer_matrix(xbar)) <= 1e-9
+
+
+def test_kcl_check_still_sees_a_picovolt_behind_milliohm_wires():
+    # the rounding floor must not hide real errors: one column node off by 1e-12 V
+    from circuitxbar import _kernels as K
+    from circuitxbar._config import python_twin
+    from circuitxbar.crossbar import END_NAMES
+    from circuitxbar.solver import _terminals
+
+    xbar, v = _milliohm_array(0.001)
+    res = cx.solve(xbar, v[0])
+    term_g, bias = _terminals(xbar)
+    ends = python_twin(K._end_voltages)(*bias, v[0], END_NAMES.index(xbar.input_end))
+    outputs = python_twin(K._outputs)
+    n, m = xbar.shape
+
+    def kcl(v_col):
+        currents = [np.empty(n), np.empty(n), np.empty(m), np.empty(m), np.empty(5)]
+        return outputs(res.v_row, v_col, res.i_device, 1 / xbar.r_row, 1 / xbar.r_col, *term_g,
+                       *ends, *currents)
+
+    assert kcl(res.v_col) <= 1e-9
+    off = res.v_col.copy()
+    off[20, 30] += 1e-12
+    # 1e-12 V x 1000 S = 1e-9 A on each neighbouring segment, against currents of ~1e-5 A
+    assert kcl(off) > 1e-6
+
+
 def test_energy_conservation():
     rng = np.random.default_rng(12)
     xbar = random_xbar(rng, 50, 70, r_row_right=30.0, v_row_right=0.05, v_col_bottom=0.01)
