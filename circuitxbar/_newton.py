@@ -26,6 +26,12 @@ INF = math.inf
 #: one of the first two solves
 FORCING = 1e-4
 EARLY_FORCING = 1e-2
+#: chord steps (the last factors kept, the devices' current source re-linearised at the new
+#: point) are tried once a full Newton step was below CHORD_TRY of the source scale, and taken
+#: when no cell's differential conductance moved by more than CHORD_REL of the factored one:
+#: a chord step then shrinks the error by about that factor, at no factorisation
+CHORD_TRY = 1e-3
+CHORD_REL = 1e-2
 
 
 @numba.njit(**INLINE)
@@ -140,11 +146,29 @@ def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gd
 def _alloc_newton(n_rows, n_cols):
     """Scratch of one Newton solve, allocated once per thread chunk (fresh pages per input
     would cost page faults comparable to the solve): gd, inj, row factors, column factors,
-    factor scratch, CG workspace, dr, dc (R, C) and lanes (4, C)."""
+    factor scratch, CG workspace, dr, dc (R, C), lanes (4, C), and the chord step's factored
+    conductances and current source (R, C)."""
     factors = K._alloc_factors(n_rows, n_cols)
     return (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), factors[0], factors[1],
             factors[2], K._alloc_workspace(n_rows, n_cols), np.empty((n_rows, n_cols)),
-            np.empty((n_rows, n_cols)), np.empty((4, n_cols)))
+            np.empty((n_rows, n_cols)), np.empty((4, n_cols)), np.empty((n_rows, n_cols)),
+            np.empty((n_rows, n_cols)))
+
+
+@numba.njit(**INNER)
+def _chord_source(gd, gd_fac, inj, vr, vc, inj_chord):
+    """The devices linearised at the current point with the factored conductances gd_fac
+    instead of their own gd: inj_chord = inj + (gd - gd_fac) v, the same current at v.
+    Returns max |gd - gd_fac| / gd_fac over the cells (0/0 counts 0, x/0 infinite)."""
+    n_rows, n_cols = gd.shape
+    rel = 0.0
+    for i in range(n_rows):
+        for j in range(n_cols):
+            d = gd[i, j] - gd_fac[i, j]
+            inj_chord[i, j] = inj[i, j] + d * (vr[i, j] - vc[i, j])
+            if d != 0.0:
+                rel = max(rel, abs(d) / gd_fac[i, j] if gd_fac[i, j] > 0.0 else INF)
+    return rel
 
 
 @numba.njit(**INLINE)
@@ -196,11 +220,12 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     zero_bias (from _zero_bias): the devices linearised at zero bias and that network
     factorised, the same for every input, so the first step of each input reuses them.
 
-    Returns (cg iterations, newton steps, last CG residual, status, current): status 0
+    Returns (cg iterations, newton steps, last CG residual, status, current, chord steps):
+    status 0
     converged, 1 device current not finite, 2 no convergence within max_newton, 3 not a descent
     direction; current: idev already holds the device currents at the returned voltages.
     """
-    gd, inj, row_c, col_c, fscratch, work, dr, dc, lanes = scratch
+    gd, inj, row_c, col_c, fscratch, work, dr, dc, lanes, gd_fac, inj_chord = scratch
     x = work[3]
     v_scale = 0.0
     for arr in (v_left, v_right, v_top, v_bottom):
@@ -210,7 +235,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         v_scale = 1.0
     idev0, gd0, row_c0, col_c0, finite0, current0 = zero_bias
     if not finite0:
-        return 0, 0, 0.0, 1, False
+        return 0, 0, 0.0, 1, False, 0
     # the small-signal start: the devices linearised at zero bias, where v = 0 and so the
     # linearisation's current source is the zero-bias current itself (none for sinh: the
     # kernels' faster source-free paths give the same numbers)
@@ -228,13 +253,28 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, 0.0, idev,
                                gd, inj)
     if not finite:
-        return total_it, 0, rel, 1, False
+        return total_it, 0, rel, 1, False, 0
     prev_step = 0.0
+    # the factors in row_c, col_c are of the conductances gd_fac (none yet)
+    try_chord = False
+    n_chord = 0
     for step in range(1, max_newton + 1):
         # linearised at the current point: I(v) ~ gd v + inj (inj from _device_slope there);
-        # x holds vr, the warm start
-        K._factor_all(gd, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c,
-                      fscratch)
+        # x holds vr, the warm start. Near the solution the conductances barely move: keep
+        # the factors (chord step) and shift the linearisation's source to them instead.
+        change = INF
+        if try_chord:
+            change = _chord_source(gd, gd_fac, inj, vr, vc, inj_chord)
+        chord = change <= CHORD_REL
+        if chord:
+            g_lin, inj_lin = gd_fac, inj_chord
+            n_chord += 1
+        else:
+            # factor this point's conductances; they become gd_fac (swapped, not copied)
+            gd, gd_fac = gd_fac, gd
+            K._factor_all(gd_fac, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c,
+                          col_c, fscratch)
+            g_lin, inj_lin = gd_fac, inj
         # forcing term (inexact Newton): the small-signal start and the first Newton step are
         # far from the solution, where a looser inner solve costs no extra Newton step
         # (measured on the sinh benchmark: 14 -> 12 CG iterations, still 3 Newton steps)
@@ -242,21 +282,21 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         # no inner solve needs to be tighter than a tenth of the Newton tolerance (the last
         # step's size is below newton_tol; 1e-12 against rtol's 1e-13 saves one CG iteration
         # on the sinh benchmark, KCL mismatch 6e-13)
-        it, rel = K._pcg(gd, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top,
-                         v_bottom, inj, x, step > 0, max(rtol, 0.1 * newton_tol), eta, max_iter,
-                         work)
+        it, rel = K._pcg(g_lin, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top,
+                         v_bottom, inj_lin, x, step > 0, max(rtol, 0.1 * newton_tol), eta,
+                         max_iter, work)
         total_it += it
-        K._col_voltages(col_c, x, inj, v_top, v_bottom, dc)
+        K._col_voltages(col_c, x, inj_lin, v_top, v_bottom, dc)
         step_max, a, b, s0 = _direction(x, vr, vc, idev, dr, dc, w_row, w_col, g_left,
                                         g_right, g_top, g_bottom, v_left, v_right, v_top,
                                         v_bottom, lanes)
         if step_max <= newton_tol * v_scale:
             # converged: the last Newton step is below tolerance; apply it (it only helps)
             _advance(vr, vc, dr, dc, 1.0, x)
-            return total_it, step, rel, 0, False
+            return total_it, step, rel, 0, False, n_chord
         f0 = a + s0
         if f0 >= 0.0 and step_max > 1e-6 * v_scale:
-            return total_it, step, rel, 3, False
+            return total_it, step, rel, 3, False, n_chord
         # the full Newton step, unless it overshoots the minimum along d; then a search for t
         # in (0, 1) where the slope is back near zero (Illinois method). One call site of
         # _device_slope for both: each site inlines the whole device library (compile time).
@@ -290,19 +330,22 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                     f_hi *= 0.5
                 side = -1
         if not finite and f0 < 0.0:
-            return total_it, step, rel, 1, False
+            return total_it, step, rel, 1, False, n_chord
         _advance(vr, vc, dr, dc, t, x)
-        if t == 1.0 and prev_step > 0.0:
-            # Quadratic convergence predicts the next step as s_k^3 / s_{k-1}^2; the inexact
-            # inner solves (forcing FORCING from step 2 on) bound it below by FORCING s_k. When
-            # even that is below the tolerance, another Newton step would only confirm
-            # convergence: stop now.
-            predicted = max(step_max**3 / prev_step**2, FORCING * step_max)
+        if t == 1.0 and (prev_step > 0.0 or chord):
+            # Quadratic convergence predicts the next step as s_k^3 / s_{k-1}^2, a chord step's
+            # linear convergence as change * s_k; the inexact inner solves (forcing FORCING
+            # from step 2 on) bound it below by FORCING s_k. When even that is below the
+            # tolerance, another step would only confirm convergence: stop now.
+            rate = change if chord else step_max**2 / prev_step**2
+            predicted = max(rate * step_max, FORCING * step_max)
             if predicted <= 0.1 * newton_tol * v_scale:
                 # idev, gd hold the currents at this full step's end point: the returned state
-                return total_it, step, rel, 0, True
-        prev_step = step_max if t == 1.0 else 0.0
-    return total_it, max_newton, rel, 2, False
+                return total_it, step, rel, 0, True, n_chord
+        # a full step this small: the conductances may have settled enough to keep the factors
+        try_chord = t == 1.0 and step_max <= CHORD_TRY * v_scale
+        prev_step = step_max if t == 1.0 and not chord else 0.0
+    return total_it, max_newton, rel, 2, False, n_chord
 
 
 @numba.njit(**JIT)
@@ -310,7 +353,7 @@ def _solve_nonlinear_chunk(
     code, params, table, gstate, gate, r_row, r_col, g_left, g_right, g_top, g_bottom,
     b_left, b_right, b_top, b_bottom, input_code, v_in, rtol, newton_tol, max_iter, max_newton,
     b_start, b_stop, vr_out, vc_out, idev_out, t_left, t_right, t_top, t_bottom, powers, iters,
-    newton, resid, kcl, status,
+    newton, chords, resid, kcl, status,
 ):
     """Solve inputs b_start..b_stop-1 (nogil; one chunk per thread, see solver.run_chunked)."""
     n_rows, n_cols = gstate.shape
@@ -328,7 +371,7 @@ def _solve_nonlinear_chunk(
     zero = np.zeros((n_rows, n_cols))
     for b in range(b_start, b_stop):
         vl, vrt, vt, vb = K._end_voltages(b_left, b_right, b_top, b_bottom, v_in[b], input_code)
-        it, nsteps, rel, st, current = _newton_one(
+        it, nsteps, rel, st, current, n_chord = _newton_one(
             code, params, table, gstate, gate, r_row, r_col, w_row, w_col, g_left, g_right,
             g_top, g_bottom, vl, vrt, vt, vb, rtol, newton_tol, max_iter, max_newton, vr, vc, idev,
             scratch, zero_bias)
@@ -343,6 +386,7 @@ def _solve_nonlinear_chunk(
                             powers[b])
         iters[b] = it
         newton[b] = nsteps
+        chords[b] = n_chord
         resid[b] = rel
         status[b] = st
         if keep:
@@ -374,7 +418,7 @@ def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, ma
     gate = xbar.gate.astype(np.float64)
     ends = END_NAMES.index(xbar.input_end)
     outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
-            o["powers"], o["iters"], o["newton"], o["resid"], o["kcl"], status)
+            o["powers"], o["iters"], o["newton"], o["chord"], o["resid"], o["kcl"], status)
     run_chunked(
         _solve_nonlinear_chunk, v.shape[0],
         lambda lo, hi: (int(code), params, table, xbar.conductance, gate, xbar.r_row,

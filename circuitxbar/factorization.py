@@ -148,7 +148,7 @@ class Factorization:
             with self._lock:
                 self._spare.extend(taken)
         info = SolverInfo(method="direct-nested-dissection", iterations=o["iters"],
-                          newton_steps=o["newton"], residual=o["resid"],
+                          newton_steps=o["newton"], chord_steps=o["chord"], residual=o["resid"],
                           kcl_residual=o["kcl"], tolerance=0.0,
                           seconds=time.perf_counter() - t0)
         bad = ~(o["kcl"] <= kcl_tol)

@@ -39,6 +39,9 @@ class SolverInfo:
         CG iterations per input (summed over Newton steps for nonlinear devices).
     newton_steps : np.ndarray of int, shape (batch,)
         Newton steps per input (0 for linear devices).
+    chord_steps : np.ndarray of int, shape (batch,)
+        Of those, the steps that kept the previous step's factorised lines (chord steps: taken
+        once the devices' conductances have settled to within 1 %; 0 for linear devices).
     residual : np.ndarray, shape (batch,)
         Final relative CG residual ||F(x) - x||_M / ||x||_M (dimensionless).
     kcl_residual : np.ndarray, shape (batch,)
@@ -56,6 +59,7 @@ class SolverInfo:
     method: str
     iterations: np.ndarray
     newton_steps: np.ndarray
+    chord_steps: np.ndarray
     residual: np.ndarray
     kcl_residual: np.ndarray
     tolerance: float
@@ -285,6 +289,7 @@ def solve(
         method = "newton-pcg-line-schur"
     seconds = time.perf_counter() - t0
     info = SolverInfo(method=method, iterations=out["iters"], newton_steps=out["newton"],
+                      chord_steps=out["chord"],
                       residual=out["resid"], kcl_residual=out["kcl"], tolerance=rtol,
                       seconds=seconds)
     # Newton's inner solves stop early by design (inexact Newton); its solution is judged by
@@ -336,6 +341,7 @@ def _alloc_outputs(xbar, n_batch, keep_nodes):
         t_top=np.zeros((n_batch, n_cols)), t_bottom=np.zeros((n_batch, n_cols)),
         powers=np.zeros((n_batch, 5)), iters=np.zeros(n_batch, np.int64),
         resid=np.zeros(n_batch), kcl=np.zeros(n_batch), newton=np.zeros(n_batch, np.int64),
+        chord=np.zeros(n_batch, np.int64),
     )
 
 

@@ -31,6 +31,37 @@ def test_sinh_arrays_match_scipy_newton(shape, k):
     assert_matches_reference(xbar, rng.uniform(-0.4, 0.4, (2, shape[0])))
 
 
+def test_chord_steps_keep_the_scipy_agreement():
+    # the benchmark's regime (k = 5, inputs to 0.3 V): the last step keeps the previous
+    # factors (chord step) and the answer is still the reference's to 1e-9
+    rng = np.random.default_rng(5)
+    xbar = random_xbar(rng, 96, 80, device=devices.Sinh(k=5.0))
+    fast = assert_matches_reference(xbar, rng.uniform(0.0, 0.3, (3, 96)))
+    assert np.all(fast.info.chord_steps >= 1)
+    assert np.all(fast.info.chord_steps < fast.info.newton_steps)
+
+
+def test_chord_source_shifts_the_linearisation_to_the_factored_conductances():
+    from circuitxbar._config import python_twin
+    from circuitxbar._newton import _chord_source
+
+    rng = np.random.default_rng(6)
+    vr, vc, inj = rng.uniform(-1, 1, (3, 4, 5))
+    gd_fac = rng.uniform(1.0, 2.0, (4, 5))
+    gd = gd_fac * (1 + rng.uniform(-1e-3, 1e-3, (4, 5)))
+    gd[0, 0] = gd_fac[0, 0] * 1.02  # the largest relative change
+    out = np.empty((4, 5))
+    rel = python_twin(_chord_source)(gd, gd_fac, inj, vr, vc, out)
+    # the same current at v: inj + gd v == inj_chord + gd_fac v
+    np.testing.assert_allclose(out + gd_fac * (vr - vc), inj + gd * (vr - vc), rtol=0, atol=1e-15)
+    assert rel == pytest.approx(0.02, rel=1e-12)
+    gd_fac[1, 1] = gd[1, 1] = 0.0  # a cell without conductance before and after: no change
+    assert python_twin(_chord_source)(gd, gd_fac, inj, vr, vc, out) == pytest.approx(0.02)
+    gd_fac[1, 1] = 0.0
+    gd[1, 1] = 1e-9  # conductance from nothing: no chord step
+    assert python_twin(_chord_source)(gd, gd_fac, inj, vr, vc, out) == np.inf
+
+
 def test_strongly_nonlinear_sinh_with_hard_wires():
     # k V up to 10 at the drivers, N^2 r G ~ 4: Newton needs its line search here
     rng = np.random.default_rng(21)
