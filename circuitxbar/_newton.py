@@ -248,9 +248,9 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     total_it = it
     K._copy(x, vr)
     K._col_voltages(col_c0, x, inj0, v_top, v_bottom, vc)
-    K._fill(dr, 0.0)
-    K._fill(dc, 0.0)
-    _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, 0.0, idev,
+    # at t = 0 the direction only enters as 0 * (dr - dc): any finite arrays will do (vr, vc
+    # themselves; zero-filled scratch would cost two passes over the array)
+    _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, vr, vc, 0.0, idev,
                                gd, inj)
     if not finite:
         return total_it, 0, rel, 1, False, 0
