@@ -22,7 +22,7 @@ def test_sinh_solve_batch(benchmark, size):
     cx.solve(xbar, v[:1])
     benchmark.group = f"sinh {size}x{size}"
     res = benchmark.pedantic(cx.solve, args=(xbar, v), kwargs={"keep_nodes": False},
-                             rounds=3, iterations=1)
+                             rounds=5, iterations=1)
     assert res.info.kcl_residual.max() <= 1e-9
     record("sinh k=5 (batch 64) per input", size, "circuitxbar", median_seconds(benchmark) / batch)
 
@@ -31,6 +31,8 @@ def test_scipy_newton(benchmark, size):
     xbar = _xbar(size)
     v = np.random.default_rng(2).uniform(0.0, 0.3, size)
     benchmark.group = f"sinh {size}x{size}"
-    benchmark.pedantic(reference_solve, args=(xbar, v), rounds=1, iterations=1)
+    # best of two, as SuperLU's factorisation in the linear benchmarks: one run of 4 s moves
+    # by 10 % on this shared machine
+    benchmark.pedantic(reference_solve, args=(xbar, v), rounds=2, iterations=1)
     record("sinh k=5 (batch 64) per input", size, "SciPy Newton (splu per step)",
-           median_seconds(benchmark))
+           benchmark.stats.stats.min)
