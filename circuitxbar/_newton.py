@@ -221,9 +221,9 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     factorised, the same for every input, so the first step of each input reuses them.
 
     Returns (cg iterations, newton steps, last CG residual, status, current, chord steps):
-    status 0
-    converged, 1 device current not finite, 2 no convergence within max_newton, 3 not a descent
-    direction; current: idev already holds the device currents at the returned voltages.
+    status 0 converged, 1 device current not finite, 2 no convergence within max_newton, 3 not
+    a descent direction; current: idev already holds the device currents at the returned
+    voltages; chord steps: how many of the steps kept the previous factors.
     """
     gd, inj, row_c, col_c, fscratch, work, dr, dc, lanes, gd_fac, inj_chord = scratch
     x = work[3]
