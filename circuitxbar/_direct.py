@@ -2,6 +2,8 @@
 by back substitution through the nested-dissection factor, then the same outputs and KCL check
 as the iterative solve. Private: arrays and scalars only."""
 
+import math
+
 import numba
 import numpy as np
 
@@ -256,7 +258,9 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
         powers[b, 2] = p_col[b]
         powers[b, 3] = pt_r + pt_c
         powers[b, 4] = ps_r + ps_c
-        if scale[b] == 0.0:
+        if not math.isfinite(p_dev[b] + p_row[b] + p_col[b] + pt_r + pt_c + ps_r + ps_c):
+            kcl[b] = INF  # a NaN or infinite voltage or current (the maxima skip NaN)
+        elif scale[b] == 0.0:
             kcl[b] = 0.0
         else:
             kcl[b] = max(mm_r[b], mm_c[b]) / scale[b]

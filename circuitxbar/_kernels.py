@@ -748,6 +748,9 @@ def _outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
     powers[2] = p_col
     powers[3] = p_term
     powers[4] = p_src
+    # the maxima above skip NaN (max(a, nan) is a); the power sums carry it from every node
+    if not math.isfinite(p_dev + p_row + p_col + p_term + p_src):
+        return INF
     scale = max(scale, sc_r, sc_c)
     if scale == 0.0:
         return 0.0

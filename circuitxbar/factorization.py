@@ -154,8 +154,10 @@ class Factorization:
         bad = ~(o["kcl"] <= kcl_tol)
         if bad.any():
             b = int(np.flatnonzero(bad)[0])
+            kcl = o["kcl"][b]
+            what = f"{kcl:.3g}" if np.isfinite(kcl) else "not finite (a NaN or infinite voltage)"
             raise ConvergenceError(
-                f"input {b}: the factorised solve's KCL mismatch is {o['kcl'][b]:.3g} (allowed "
+                f"input {b}: the factorised solve's KCL mismatch is {what} (allowed "
                 f"{kcl_tol:.3g}); solve this array with circuitxbar.solve (iterative) instead",
                 residual=float(o["kcl"][b]), iterations=0, tolerance=kcl_tol)
         return _package(xbar, o, info, single)

@@ -91,13 +91,18 @@ def test_tile_numbering_covers_every_node_once():
         assert np.array_equal(np.sort(position), np.arange(2 * shape[0] * shape[1]))
 
 
-def test_a_corrupted_factor_is_caught():
+@pytest.mark.parametrize("spoil", ["scale", "nan"])
+def test_a_corrupted_factor_is_caught(spoil):
     # the KCL check on every solution is what guarantees it: spoil one weight of one leaf
+    # (a NaN one too: the check's maxima skip NaN, so it must come through the power sums)
     rng = np.random.default_rng(12)
     xbar = random_xbar(rng, 24, 24)
     fac = cx.factorize(xbar)
     _kind, _n, _nb, _off, _ids, _first, _ptr, _target, val, _x_off, _x = fac._steps
-    val[len(val) // 2] *= 1.0 + 1e-3
+    if spoil == "nan":
+        val[len(val) // 2] = np.nan
+    else:
+        val[len(val) // 2] *= 1.0 + 1e-3
     v = rng.uniform(0.1, 0.3, 24)
     for keep_nodes in (True, False):  # both output paths check
         with pytest.raises(ConvergenceError, match="KCL mismatch"):
