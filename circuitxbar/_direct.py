@@ -119,7 +119,6 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
     currents (a column's end currents need its total), the second walks the column segments."""
     n_rows, n_cols = g.shape
     nbat = u.shape[1]
-    eps = 2.220446049250313e-16
     vr = np.empty((n_cols, nbat))
     vc = np.empty((n_cols, nbat))
     idev = np.empty((n_cols, nbat))
@@ -204,7 +203,7 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
             mm = max(mm, abs(seg - e))
             p_row[b] += pw
             # mismatch beyond the chain's rounding floor (see _kernels._chain_currents)
-            mm_r[b] = max(mm_r[b], mm - 8.0 * eps * vmax[b] * w)
+            mm_r[b] = max(mm_r[b], mm - K.KCL_FLOOR * vmax[b] * w)
     # column end currents (as _kernels._chain_currents with sign -1)
     seg_c = np.empty((n_cols, nbat))
     for j in range(n_cols):
@@ -236,8 +235,8 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
                     dv = prev_vc[j, b] - vc[j, b]
                     p_col[b] += w * dv * dv
                     if w > 0.0:
-                        floor = 8.0 * eps * vmax_c[j, b] * w
-                        mm_c[b] = max(mm_c[b], abs(seg_c[j, b] - dv * w) - floor)
+                        mm_c[b] = max(mm_c[b],
+                                      abs(seg_c[j, b] - dv * w) - K.KCL_FLOOR * vmax_c[j, b] * w)
         for j in range(n_cols):
             gij = g[i, j]
             for b in range(nbat):
@@ -246,7 +245,7 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
     for j in range(n_cols):
         for b in range(nbat):
             seg_c[j, b] += prev_idev[j, b]
-            floor = 8.0 * eps * vmax_c[j, b] * w_col[j]
+            floor = K.KCL_FLOOR * vmax_c[j, b] * w_col[j]
             mm_c[b] = max(mm_c[b], abs(seg_c[j, b] - t_bottom[b, j]) - floor)
     for b in range(nbat):
         pt_r, ps_r = K._terminal_power(in_r[b], t_right[b], g_left, g_right, vl[b], vrt[b],
