@@ -400,30 +400,47 @@ def _col_back_rows(col_c, row_c, sc, inj, v_bottom, v_left, v_right, out, vc_out
 
 
 @numba.njit(**INNER)
-def _energy(x, y, g, w_row, g_left, g_right, lane):
-    """Row-chain energy inner product <x, M y> of (R, C) arrays.
+def _residual_energies(z, x, g, w_row, g_left, g_right, lanes):
+    """z -= x (z held F(x): it becomes the residual), and returns the row-chain energies
+    (<z, z>_M, <x, x>_M) of the result and of x, in one pass over the arrays.
 
     w_row (R,): wire conductance 1/r per row, 0 for zero-resistance rows. Terms of ideal
     terminals and zero-resistance segments are skipped: on the vectors CG uses the pinned nodes
-    are zero and merged nodes equal, so those terms are exactly zero. ``lane`` (C,) is scratch:
-    partial sums per column keep the loop vectorisable without reassociation (no fastmath).
+    are zero and merged nodes equal, so those terms are exactly zero. ``lanes`` (2+, C) is
+    scratch: partial sums per column keep the loop vectorisable without reassociation (no
+    fastmath).
     """
     n_rows, n_cols = x.shape
-    acc = 0.0
+    lz, lx = lanes[0], lanes[1]
+    zz = 0.0
+    xx = 0.0
     for j in range(n_cols):
-        lane[j] = 0.0
+        lz[j] = 0.0
+        lx[j] = 0.0
     for i in range(n_rows):
         w = w_row[i]
-        lane[0] += g[i, 0] * x[i, 0] * y[i, 0]
+        # the update, then the energy terms in a second loop over the row just written (a loop
+        # that reads back z[i, j - 1] written in the same pass does not vectorise)
+        for j in range(n_cols):
+            z[i, j] -= x[i, j]
+        lz[0] += g[i, 0] * z[i, 0] * z[i, 0]
+        lx[0] += g[i, 0] * x[i, 0] * x[i, 0]
         for j in range(1, n_cols):
-            lane[j] += g[i, j] * x[i, j] * y[i, j] + w * (x[i, j] - x[i, j - 1]) * (y[i, j] - y[i, j - 1])
+            dz = z[i, j] - z[i, j - 1]
+            dx = x[i, j] - x[i, j - 1]
+            lz[j] += g[i, j] * z[i, j] * z[i, j] + w * dz * dz
+            lx[j] += g[i, j] * x[i, j] * x[i, j] + w * dx * dx
+        last = n_cols - 1
         if g_left[i] < INF:
-            acc += g_left[i] * x[i, 0] * y[i, 0]
+            zz += g_left[i] * z[i, 0] * z[i, 0]
+            xx += g_left[i] * x[i, 0] * x[i, 0]
         if g_right[i] < INF:
-            acc += g_right[i] * x[i, n_cols - 1] * y[i, n_cols - 1]
+            zz += g_right[i] * z[i, last] * z[i, last]
+            xx += g_right[i] * x[i, last] * x[i, last]
     for j in range(n_cols):
-        acc += lane[j]
-    return acc
+        zz += lz[j]
+        xx += lx[j]
+    return zz, xx
 
 
 @numba.njit(**INNER)
@@ -514,11 +531,8 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
             _copy(z, x)
     _apply_f(row_c, col_c, x, inj, v_left, v_right, v_top, v_bottom, z, dummy, g, w_row,
              g_left, g_right, work)
-    for i in range(n_rows):
-        for j in range(n_cols):
-            z[i, j] -= x[i, j]
-    rho = _energy(z, z, g, w_row, g_left, g_right, lane)
-    norm0 = _energy(x, x, g, w_row, g_left, g_right, lane)
+    # the residual F(x) - x and the norms of it and of x (vbuf: scratch lanes here)
+    rho, norm0 = _residual_energies(z, x, g, w_row, g_left, g_right, vbuf)
     if norm0 <= 0.0:
         norm0 = 1.0
     rel = math.sqrt(max(rho, 0.0) / norm0)

@@ -98,15 +98,22 @@ def _direction(x, vr, vc, idev, dr, dc, w_row, w_col, g_left, g_right, g_top, g_
 
 
 @numba.njit(**INNER)
-def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gdev, inj):
+def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gdev, inj,
+                  vr_to, vc_to, x):
     """Device part of the co-content's slope at V + t d; fills idev, gdev at that point and
     inj = idev - gdev v, the current source of the devices linearised there (the next Newton
     step's, when this point is accepted).
+
+    vr_to, vc_to, x (R, C), unless empty: receive the point itself, vr + t dr, vc + t dc and
+    x = vr + t dr (the next inner solve's warm start), written while the row is in cache. The
+    line search's last evaluation is the accepted point, so a step then costs no pass of its
+    own over the array (_advance: four arrays read, three written).
 
     Returns (slope, all_finite)."""
     n_rows, n_cols = vr.shape
     s = 0.0
     finite = True
+    move = x.shape[0] > 0
     if code == SINH:
         # the common nonlinear model, inlined: the generic dispatch costs more than the sinh.
         # Per-column partial sums keep the loop vectorisable (no reassociation without
@@ -125,6 +132,8 @@ def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gd
                 gdev[i, j] = gd
                 inj[i, j] = cur - gd * v
                 lane[j] += cur * delta
+            if move:
+                _move_row(vr, vc, dr, dc, t, vr_to, vc_to, x, i)
         for j in range(n_cols):
             s += lane[j]
         return s, math.isfinite(s)
@@ -139,7 +148,19 @@ def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gd
             gdev[i, j] = dcur
             inj[i, j] = cur - dcur * v
             s += cur * delta
+        if move:
+            _move_row(vr, vc, dr, dc, t, vr_to, vc_to, x, i)
     return s, finite
+
+
+@numba.njit(**INLINE)
+def _move_row(vr, vc, dr, dc, t, vr_to, vc_to, x, i):
+    """Row i of the point V + t d: vr_to = x = vr + t dr, vc_to = vc + t dc."""
+    for j in range(vr.shape[1]):
+        v = vr[i, j] + t * dr[i, j]
+        vr_to[i, j] = v
+        x[i, j] = v
+        vc_to[i, j] = vc[i, j] + t * dc[i, j]
 
 
 @numba.njit(**INLINE)
@@ -147,12 +168,13 @@ def _alloc_newton(n_rows, n_cols):
     """Scratch of one Newton solve, allocated once per thread chunk (fresh pages per input
     would cost page faults comparable to the solve): gd, inj, row factors, column factors,
     factor scratch, CG workspace, dr, dc (R, C), lanes (4, C), and the chord step's factored
-    conductances and current source (R, C)."""
+    conductances and current source (R, C), and the spare pair of row and column voltages
+    (R, C) that a step writes its new point into."""
     factors = K._alloc_factors(n_rows, n_cols)
     return (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), factors[0], factors[1],
             factors[2], K._alloc_workspace(n_rows, n_cols), np.empty((n_rows, n_cols)),
             np.empty((n_rows, n_cols)), np.empty((4, n_cols)), np.empty((n_rows, n_cols)),
-            np.empty((n_rows, n_cols)))
+            np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)))
 
 
 @numba.njit(**INNER)
@@ -186,8 +208,10 @@ def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
         finite = True
     else:
         zero = np.zeros((n_rows, n_cols))
+        none = np.empty((0, 0))
         _s, finite = _device_slope(code, params, table, gstate, gate, zero, zero, zero, zero,
-                                   0.0, idev0, gd0, np.empty((n_rows, n_cols)))
+                                   0.0, idev0, gd0, np.empty((n_rows, n_cols)), none, none,
+                                   none)
     any_current = False
     for i in range(n_rows):
         for j in range(n_cols):
@@ -215,17 +239,21 @@ def _advance(vr, vc, dr, dc, t, x):
 def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 g_left, g_right, g_top, g_bottom, v_left, v_right, v_top, v_bottom,
                 rtol, newton_tol, max_iter, max_newton, vr, vc, idev, scratch, zero_bias):
-    """Solve one input. vr, vc, idev (R, C) receive the solution; scratch from _alloc_newton.
+    """Solve one input. vr, vc (R, C) and the scratch's spare pair take turns holding the
+    current point (a step writes the new point into the other pair, no copy): the solution's
+    pair is returned. idev (R, C) receives the device currents; scratch from _alloc_newton.
 
     zero_bias (from _zero_bias): the devices linearised at zero bias and that network
     factorised, the same for every input, so the first step of each input reuses them.
 
-    Returns (cg iterations, newton steps, last CG residual, status, current, chord steps):
-    status 0 converged, 1 device current not finite, 2 no convergence within max_newton, 3 not
-    a descent direction; current: idev already holds the device currents at the returned
-    voltages; chord steps: how many of the steps kept the previous factors.
+    Returns (cg iterations, newton steps, last CG residual, status, current, chord steps, vr,
+    vc): status 0 converged, 1 device current not finite, 2 no convergence within max_newton,
+    3 not a descent direction; current: idev already holds the device currents at the returned
+    voltages; chord steps: how many of the steps kept the previous factors; vr, vc: the row and
+    column voltages (one of the two pairs).
     """
-    gd, inj, row_c, col_c, fscratch, work, dr, dc, lanes, gd_fac, inj_chord = scratch
+    gd, inj, row_c, col_c, fscratch, work, dr, dc, lanes, gd_fac, inj_chord, vr_to, vc_to = \
+        scratch
     x = work[3]
     v_scale = 0.0
     for arr in (v_left, v_right, v_top, v_bottom):
@@ -235,7 +263,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         v_scale = 1.0
     idev0, gd0, row_c0, col_c0, finite0, current0 = zero_bias
     if not finite0:
-        return 0, 0, 0.0, 1, False, 0
+        return 0, 0, 0.0, 1, False, 0, vr, vc
     # the small-signal start: the devices linearised at zero bias, where v = 0 and so the
     # linearisation's current source is the zero-bias current itself (none for sinh: the
     # kernels' faster source-free paths give the same numbers)
@@ -250,10 +278,11 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     K._col_voltages(col_c0, x, inj0, v_top, v_bottom, vc)
     # at t = 0 the direction only enters as 0 * (dr - dc): any finite arrays will do (vr, vc
     # themselves; zero-filled scratch would cost two passes over the array)
+    none = np.empty((0, 0))
     _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, vr, vc, 0.0, idev,
-                               gd, inj)
+                               gd, inj, none, none, none)
     if not finite:
-        return total_it, 0, rel, 1, False, 0
+        return total_it, 0, rel, 1, False, 0, vr, vc
     prev_step = 0.0
     # the factors in row_c, col_c are of the conductances gd_fac (none yet)
     try_chord = False
@@ -293,10 +322,10 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         if step_max <= newton_tol * v_scale:
             # converged: the last Newton step is below tolerance; apply it (it only helps)
             _advance(vr, vc, dr, dc, 1.0, x)
-            return total_it, step, rel, 0, False, n_chord
+            return total_it, step, rel, 0, False, n_chord, vr, vc
         f0 = a + s0
         if f0 >= 0.0 and step_max > 1e-6 * v_scale:
-            return total_it, step, rel, 3, False, n_chord
+            return total_it, step, rel, 3, False, n_chord, vr, vc
         # the full Newton step, unless it overshoots the minimum along d; then a search for t
         # in (0, 1) where the slope is back near zero (Illinois method). One call site of
         # _device_slope for both: each site inlines the whole device library (compile time).
@@ -308,7 +337,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
             if ls > 0:
                 t = 0.5 * (lo + hi) if f_hi == INF else (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
             st, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t,
-                                       idev, gd, inj)
+                                       idev, gd, inj, vr_to, vc_to, x)
             ft = a + b * t + st if finite else INF
             if ls == 0:
                 # f0 >= 0 only when the step is so small that rounding decides the slope's
@@ -330,8 +359,10 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                     f_hi *= 0.5
                 side = -1
         if not finite and f0 < 0.0:
-            return total_it, step, rel, 1, False, n_chord
-        _advance(vr, vc, dr, dc, t, x)
+            return total_it, step, rel, 1, False, n_chord, vr, vc
+        # the last evaluation was at the accepted t: it wrote that point into the other pair
+        vr, vr_to = vr_to, vr
+        vc, vc_to = vc_to, vc
         if t == 1.0 and (prev_step > 0.0 or chord):
             # Quadratic convergence predicts the next step as s_k^3 / s_{k-1}^2, a chord step's
             # linear convergence as change * s_k; the inexact inner solves (forcing FORCING
@@ -341,11 +372,11 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
             predicted = max(rate * step_max, FORCING * step_max)
             if predicted <= 0.1 * newton_tol * v_scale:
                 # idev, gd hold the currents at this full step's end point: the returned state
-                return total_it, step, rel, 0, True, n_chord
+                return total_it, step, rel, 0, True, n_chord, vr, vc
         # a full step this small: the conductances may have settled enough to keep the factors
         try_chord = t == 1.0 and step_max <= CHORD_TRY * v_scale
         prev_step = step_max if t == 1.0 and not chord else 0.0
-    return total_it, max_newton, rel, 2, False, n_chord
+    return total_it, max_newton, rel, 2, False, n_chord, vr, vc
 
 
 @numba.njit(**JIT)
@@ -363,22 +394,25 @@ def _solve_nonlinear_chunk(
     scratch = _alloc_newton(n_rows, n_cols)
     zero_bias = _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
                            g_top, g_bottom)
-    vr = np.empty((n_rows, n_cols))
-    vc = np.empty((n_rows, n_cols))
+    vr_a = np.empty((n_rows, n_cols))
+    vc_a = np.empty((n_rows, n_cols))
     idev = np.empty((n_rows, n_cols))
     gd = np.empty((n_rows, n_cols))
     inj = np.empty((n_rows, n_cols))
     zero = np.zeros((n_rows, n_cols))
+    none = np.empty((0, 0))
     for b in range(b_start, b_stop):
         vl, vrt, vt, vb = K._end_voltages(b_left, b_right, b_top, b_bottom, v_in[b], input_code)
-        it, nsteps, rel, st, current, n_chord = _newton_one(
+        # vr_a, vc_a and the scratch's spare pair are distinct buffers every time: the solution
+        # comes back in either pair
+        it, nsteps, rel, st, current, n_chord, vr, vc = _newton_one(
             code, params, table, gstate, gate, r_row, r_col, w_row, w_col, g_left, g_right,
-            g_top, g_bottom, vl, vrt, vt, vb, rtol, newton_tol, max_iter, max_newton, vr, vc, idev,
-            scratch, zero_bias)
+            g_top, g_bottom, vl, vrt, vt, vb, rtol, newton_tol, max_iter, max_newton, vr_a,
+            vc_a, idev, scratch, zero_bias)
         if not current:
             # device currents at the returned voltages (not at the last trial point)
             _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, zero, zero,
-                                       0.0, idev, gd, inj)
+                                       0.0, idev, gd, inj, none, none, none)
             if not finite and st == 0:
                 st = 1
         kcl[b] = K._outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
