@@ -18,7 +18,8 @@ The method (documented in circuitxbar/README.md):
 Layout: every array is (R, C). Column chains sweep row by row with the column index innermost
 (vectorised across columns); row chains run four at a time, interleaved so their recurrences
 overlap, inside the column back-substitution while its rows are still in cache. Rows are
-factorised node-major on a transposed copy (``_factor_all``) and stored chain-major.
+factorised a block of nodes at a time, vectorised across rows (``_factor_rows``), and stored
+chain-major.
 """
 
 import math
@@ -35,95 +36,58 @@ KCL_FLOOR = 8.0 * 2.220446049250313e-16
 
 
 @numba.njit(**INLINE)
-def _factor_special_chain(g, rl, gs, l, bg, binj, p):
-    """_factor_lines for one chain l pinned at its start through zero resistance, with the
-    IEEE-infinity branches: returns the looking-back conductance at its last node."""
-    n = g.shape[0]
-    ek = gs + g[0, l]
-    for k in range(n):
-        if ek == INF:
-            pk = 0.0
-            c = 1.0 / rl if rl > 0.0 else INF
-        else:
-            pk = 1.0 / (1.0 + rl * ek)
-            c = ek * pk
-        p[k, l] = pk
-        if k + 1 < n:
-            gn = g[k + 1, l]
-            en = c + gn
-            if c == INF:
-                bg[k + 1, l] = 0.0
-                binj[k + 1, l] = 0.0
-            elif en > 0.0:
-                bg[k + 1, l] = gn / en
-                binj[k + 1, l] = 1.0 / en
-            else:
-                bg[k + 1, l] = 0.0
-                binj[k + 1, l] = 0.0
-            ek = en
-    return ek
+def _start_terms(gs, g0):
+    """One chain's start: (a_start, bg_0, binj_0, looking-back conductance e_0) for start
+    terminal conductance gs and node 0's shunt g0 (see _factor_lines)."""
+    e0 = gs + g0
+    if gs == INF:
+        return 1.0, 0.0, 0.0, e0
+    if e0 > 0.0:
+        return gs / e0, g0 / e0, 1.0 / e0, e0
+    return 0.0, 0.0, 0.0, e0
+
+
+@numba.njit(**INLINE)
+def _wires(r):
+    """Wire conductance 1/r per chain, inf for r = 0."""
+    w = np.empty(r.size)
+    for l in range(r.size):
+        w[l] = 1.0 / r[l] if r[l] > 0.0 else INF
+    return w
 
 
 @numba.njit(**INNER)
-def _factor_lines(g, r, g_start, g_end, bg, binj, p, a_start, a_end, b_end):
-    """Eliminate every chain from its start: fills the sweep coefficients.
+def _factor_nodes(g_next, r, w, e, bg_next, binj_next, p):
+    """The elimination of nodes k = 0..nb-1 of every chain, vectorised across chains: fills
+    p[k] and, for the nodes that have a next node (k < g_next.shape[0]), bg_next[k] and
+    binj_next[k] (the next node's coefficients) from g_next[k] (the next node's shunts).
+    e (m,): looking-back conductance at node 0 on entry, at the last node on return.
 
-    g (n, m): shunt conductance of node k of chain l [S]; r (m,): segment resistance [ohm];
-    g_start, g_end (m,): terminal conductances [S] (inf ideal, 0 open).
-    Forward:  S_0 = a_start V_start + bg_0 u_0 + binj_0 c_0;
-              S_k = S_{k-1} + bg_k (u_k - S_{k-1}) + binj_k c_k   (the weights of S_{k-1} and u_k
-              sum to one: each S is a convex combination, so the sweep cannot amplify rounding)
-    Last:     V_{n-1} = a_end S_{n-1} + b_end V_end
-    Backward: V_k = S_k + p_k (V_{k+1} - S_k)
-    """
-    n, m = g.shape
-    e = np.empty(m)  # Thevenin conductance looking back from the current node
-    for l in range(m):
-        gs = g_start[l]
-        e0 = gs + g[0, l]
-        if gs == INF:
-            a_start[l] = 1.0
-            bg[0, l] = 0.0
-            binj[0, l] = 0.0
-        elif e0 > 0.0:
-            a_start[l] = gs / e0
-            bg[0, l] = g[0, l] / e0
-            binj[0, l] = 1.0 / e0
-        else:
-            a_start[l] = 0.0
-            bg[0, l] = 0.0
-            binj[0, l] = 0.0
-        e[l] = e0
-    # An ideal start pins node 0 (infinite looking-back conductance); past the first segment
-    # the conductance is finite again unless that segment has zero resistance. Only chains
-    # pinned through zero resistance need the IEEE-infinity branches; all others take this
-    # vectorised loop.
-    special = np.zeros(m, dtype=np.bool_)
-    w = np.empty(m)
-    n_special = 0
-    for l in range(m):
-        w[l] = 1.0 / r[l] if r[l] > 0.0 else INF
-        if e[l] == INF and r[l] == 0.0:
-            special[l] = True
-            n_special += 1
-    for k in range(n):
+    A chain pinned at its start (e = inf, ideal terminal) gives p = 0 there and, past the
+    first segment, a finite conductance 1/r + g again; through zero-resistance wires (w = inf)
+    it stays pinned to its end, bg = binj = 0 (g / inf), exactly by IEEE arithmetic."""
+    nb, m = p.shape
+    n_next = g_next.shape[0]
+    for k in range(nb):
         for l in range(m):
             ek = e[l]
             pinned = ek == INF
             pk = 0.0 if pinned else 1.0 / (1.0 + r[l] * ek)
             p[k, l] = pk
-            if k + 1 < n:
-                gn = g[k + 1, l]
+            if k < n_next:
+                gn = g_next[k, l]
                 en = (w[l] if pinned else ek * pk) + gn
                 inv = 1.0 / en if en > 0.0 else 0.0
-                binj[k + 1, l] = inv
-                bg[k + 1, l] = gn * inv
+                binj_next[k, l] = inv
+                bg_next[k, l] = gn * inv
                 e[l] = en
-    if n_special > 0:
-        for l in range(m):
-            if special[l]:
-                e[l] = _factor_special_chain(g, r[l], g_start[l], l, bg, binj, p)
-    for l in range(m):
+
+
+@numba.njit(**INLINE)
+def _end_terms(e, g_end, a_end, b_end):
+    """Every chain's end: V_{n-1} = a_end S_{n-1} + b_end V_end from the looking-back
+    conductance e at the last node and the end terminal's g_end."""
+    for l in range(e.size):
         ek = e[l]
         ge = g_end[l]
         if ek == INF:
@@ -138,6 +102,62 @@ def _factor_lines(g, r, g_start, g_end, bg, binj, p, a_start, a_end, b_end):
         else:  # floating chain with no path to any source: its voltage is reported as 0
             a_end[l] = 0.0
             b_end[l] = 0.0
+
+
+@numba.njit(**INNER)
+def _factor_lines(g, r, g_start, g_end, bg, binj, p, a_start, a_end, b_end):
+    """Eliminate every chain from its start: fills the sweep coefficients. Node-major: chain l
+    is column l of the (n, m) arrays (the column chains; the rows take _factor_rows).
+
+    g (n, m): shunt conductance of node k of chain l [S]; r (m,): segment resistance [ohm];
+    g_start, g_end (m,): terminal conductances [S] (inf ideal, 0 open).
+    Forward:  S_0 = a_start V_start + bg_0 u_0 + binj_0 c_0;
+              S_k = S_{k-1} + bg_k (u_k - S_{k-1}) + binj_k c_k   (the weights of S_{k-1} and u_k
+              sum to one: each S is a convex combination, so the sweep cannot amplify rounding)
+    Last:     V_{n-1} = a_end S_{n-1} + b_end V_end
+    Backward: V_k = S_k + p_k (V_{k+1} - S_k)
+    """
+    n, m = g.shape
+    e = np.empty(m)  # Thevenin conductance looking back from the current node
+    for l in range(m):
+        a_start[l], bg[0, l], binj[0, l], e[l] = _start_terms(g_start[l], g[0, l])
+    _factor_nodes(g[1:], r, _wires(r), e, bg[1:], binj[1:], p)
+    _end_terms(e, g_end, a_end, b_end)
+
+
+#: nodes per block of _factor_rows: one cache line of each chain's coefficients
+ROW_BLOCK = 8
+
+
+@numba.njit(**INNER)
+def _factor_rows(g, r, g_start, g_end, bg, binj, p, a_start, a_end, b_end, blk):
+    """_factor_lines for chains stored chain-major: chain l is row l of the (m, n) arrays.
+
+    The elimination runs vectorised across chains, ROW_BLOCK nodes at a time, in blk (4 arrays
+    (ROW_BLOCK, m), in cache): each block's shunts are gathered there, eliminated node-major,
+    and its coefficients written back one cache line per chain. A transposed copy of the whole
+    array (and three transposes back) would cost four round trips to memory instead.
+    """
+    m, n = g.shape
+    g_b, bg_b, binj_b, p_b = blk
+    e = np.empty(m)
+    for l in range(m):
+        a_start[l], bg[l, 0], binj[l, 0], e[l] = _start_terms(g_start[l], g[l, 0])
+    w = _wires(r)
+    for k0 in range(0, n, ROW_BLOCK):
+        nb = min(ROW_BLOCK, n - k0)
+        n_next = min(nb, n - 1 - k0)  # nodes of this block that have a next node
+        for l in range(m):
+            for t in range(n_next):
+                g_b[t, l] = g[l, k0 + 1 + t]
+        _factor_nodes(g_b[:n_next], r, w, e, bg_b[:n_next], binj_b[:n_next], p_b[:nb])
+        for l in range(m):
+            for t in range(nb):
+                p[l, k0 + t] = p_b[t, l]
+            for t in range(n_next):
+                bg[l, k0 + 1 + t] = bg_b[t, l]
+                binj[l, k0 + 1 + t] = binj_b[t, l]
+    _end_terms(e, g_end, a_end, b_end)
 
 
 @numba.njit(**INNER)
@@ -159,48 +179,27 @@ def _fill(dst, value):
             dst[i, j] = value
 
 
-@numba.njit(**INNER)
-def _transpose(src, dst):
-    """dst = src.T in 8x8 tiles: small tiles avoid cache-set conflicts at power-of-two strides."""
-    n, m = src.shape
-    for i0 in range(0, n, 8):
-        i1 = min(i0 + 8, n)
-        for j0 in range(0, m, 8):
-            j1 = min(j0 + 8, m)
-            for j in range(j0, j1):
-                for i in range(i0, i1):
-                    dst[j, i] = src[i, j]
-
-
 @numba.njit(**JIT)
 def _alloc_factors(n_rows, n_cols):
     """Row chains: bg, binj, p (R, C), a_start, a_end, b_end (R,); columns: the same with (C,);
-    and four (C, R) scratch arrays for factorising the rows node-major."""
+    and four (ROW_BLOCK, R) scratch arrays for factorising the rows a block at a time."""
     row_c = (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
              np.empty(n_rows), np.empty(n_rows), np.empty(n_rows))
     col_c = (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
              np.empty(n_cols), np.empty(n_cols), np.empty(n_cols))
-    scratch = (np.empty((n_cols, n_rows)), np.empty((n_cols, n_rows)),
-               np.empty((n_cols, n_rows)), np.empty((n_cols, n_rows)))
+    scratch = (np.empty((ROW_BLOCK, n_rows)), np.empty((ROW_BLOCK, n_rows)),
+               np.empty((ROW_BLOCK, n_rows)), np.empty((ROW_BLOCK, n_rows)))
     return row_c, col_c, scratch
 
 
 @numba.njit(**JIT)
 def _factor_all(g, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c, scratch):
-    """Factorise every row and column chain of cell conductances g (R, C).
-
-    The row chains are factorised node-major on g.T (vectorised across rows) in the reused
-    scratch, then stored chain-major (R, C); fresh scratch per call would cost page faults.
-    """
+    """Factorise every row and column chain of cell conductances g (R, C): the columns
+    node-major as stored, the rows chain-major a block at a time in the reused scratch."""
     rbg, rbinj, rp, ras, rae, rbe = row_c
     cbg, cbinj, cp, cas, cae, cbe = col_c
-    gT, t_bg, t_binj, t_p = scratch
     _factor_lines(g, r_col, g_top, g_bottom, cbg, cbinj, cp, cas, cae, cbe)
-    _transpose(g, gT)
-    _factor_lines(gT, r_row, g_left, g_right, t_bg, t_binj, t_p, ras, rae, rbe)
-    _transpose(t_bg, rbg)
-    _transpose(t_binj, rbinj)
-    _transpose(t_p, rp)
+    _factor_rows(g, r_row, g_left, g_right, rbg, rbinj, rp, ras, rae, rbe, scratch)
 
 
 @numba.njit(**INNER)

@@ -222,6 +222,51 @@ def test_kcl_check_still_sees_a_picovolt_behind_milliohm_wires():
     assert kcl(off) > 1e-6
 
 
+@pytest.mark.parametrize("n_nodes", [1, 2, 7, 8, 9, 17])
+def test_row_factorisation_by_blocks_matches_the_node_major_one(n_nodes):
+    # _factor_rows eliminates chain-major rows ROW_BLOCK nodes at a time through scratch;
+    # _factor_lines on the transposed array is the plain node-major elimination. Chain kinds:
+    # ideal start (pinned), resistive and open starts, zero-resistance wires pinned at their
+    # start (inf all along), a floating chain with no cells, ideal and open ends. (The
+    # elimination itself is checked against SciPy by the solve tests.)
+    from circuitxbar import _kernels as K
+    from circuitxbar._config import python_twin
+
+    rng = np.random.default_rng(31)
+    m = 7
+    g = rng.uniform(1e-5, 1e-3, (m, n_nodes))
+    g[5] = 0.0
+    r = np.array([1.0, 0.5, 0.0, 2.0, 0.0, 1.0, 1.5])
+    g_start = np.array([np.inf, 0.1, np.inf, 0.0, 0.05, 0.0, np.inf])
+    g_end = np.array([np.inf, 0.0, 0.2, np.inf, np.inf, 0.0, 0.3])
+    blocks = tuple(np.full((K.ROW_BLOCK, m), np.nan) for _ in range(4))
+
+    def run(kernel, gg, shape, *extra):
+        coef = [np.full(shape, np.nan) for _ in range(3)] + [np.full(m, np.nan) for _ in range(3)]
+        python_twin(kernel)(gg, r, g_start, g_end, *coef, *extra)
+        return coef
+
+    by_rows = run(K._factor_rows, g, (m, n_nodes), blocks)
+    by_nodes = run(K._factor_lines, np.ascontiguousarray(g.T), (n_nodes, m))
+    for got, want in zip(by_rows[:3], by_nodes[:3]):
+        np.testing.assert_array_equal(got, want.T)  # every entry written, none NaN
+    for got, want in zip(by_rows[3:], by_nodes[3:]):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("r_source", [0.0, 20.0])
+def test_zero_resistance_rows_driven_by_ideal_sources(r_source):
+    # rows of zero resistance pinned at an ideal driver are one node at the source voltage
+    # (the eliminations carry inf through every node); with a resistive driver they merge
+    rng = np.random.default_rng(32)
+    xbar = random_xbar(rng, 19, 13, r_source=r_source, r_row=np.r_[0.0, 1.5, 0.0, np.ones(16)],
+                       r_col=np.r_[0.0, np.full(12, 2.0)])
+    v = rng.uniform(-0.3, 0.5, (3, 19))
+    assert_matches_reference(xbar, v)
+    np.testing.assert_allclose(cx.transfer_matrix(xbar), reference_transfer_matrix(xbar),
+                               rtol=1e-9, atol=0)
+
+
 def test_energy_conservation():
     rng = np.random.default_rng(12)
     xbar = random_xbar(rng, 50, 70, r_row_right=30.0, v_row_right=0.05, v_col_bottom=0.01)
