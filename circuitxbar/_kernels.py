@@ -505,20 +505,24 @@ def _rows_at_zero(row_c, v_left, v_right, out, vbuf, sbuf):
 
 @numba.njit(**INNER)
 def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bottom,
-         inj, x, warm, rtol, eta, max_iter, work):
-    """CG on the row voltages x (R, C), in place. Returns (iterations, relative residual).
+         inj, x0, x, rtol, eta, max_iter, work):
+    """CG on the row voltages (R, C) into x. Returns (iterations, relative residual).
 
     g: the cells' (differential) conductances; inj (R, C): extra device current flowing
-    row -> column in every cell (Newton linearisation), or empty. With warm, x holds a
-    starting point; otherwise the start is F(0). The residual is ||F(x) - x||_M / ||x||_M; CG
-    stops when it is below rtol or below eta times its starting value (inexact Newton).
+    row -> column in every cell (Newton linearisation), or empty. x0 (R, C): the starting
+    point, only read (the first update writes x = x0 + a p: no copy of it is made), or empty
+    for the start F(0). The residual is ||F(x) - x||_M / ||x||_M; CG stops when it is below
+    rtol or below eta times its starting value (inexact Newton).
     """
     n_rows, n_cols = g.shape
     z, pdir, q, _x, lane, vbuf, sbuf = work
     zr = np.zeros(n_rows)
     zc = np.zeros(n_cols)
     dummy = np.empty((0, 0))
+    warm = x0.shape[0] > 0
+    xs = x0  # where the current iterate is read from: x0 until the first update
     if not warm:
+        xs = x
         if inj.shape[0] == 0 and _all_zero(v_top) and _all_zero(v_bottom):
             # no source on the columns: at x = 0 every column voltage is exactly 0, so F(0) is
             # the row solves alone (the same numbers as the full F, at a quarter of its cost)
@@ -528,19 +532,22 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
             _apply_f(row_c, col_c, x, inj, v_left, v_right, v_top, v_bottom, z, dummy, g,
                      w_row, g_left, g_right, work)
             _copy(z, x)
-    _apply_f(row_c, col_c, x, inj, v_left, v_right, v_top, v_bottom, z, dummy, g, w_row,
+    _apply_f(row_c, col_c, xs, inj, v_left, v_right, v_top, v_bottom, z, dummy, g, w_row,
              g_left, g_right, work)
     # the residual F(x) - x and the norms of it and of x (vbuf: scratch lanes here)
-    rho, norm0 = _residual_energies(z, x, g, w_row, g_left, g_right, vbuf)
+    rho, norm0 = _residual_energies(z, xs, g, w_row, g_left, g_right, vbuf)
     if norm0 <= 0.0:
         norm0 = 1.0
     rel = math.sqrt(max(rho, 0.0) / norm0)
     stop = max(rtol, eta * rel)
     if rel <= stop:
+        if warm:
+            _copy(x0, x)
         return 0, rel
     _copy(z, pdir)
     beta = 0.0
     it = 0
+    moved = False  # x written yet (x = xs + a p)
     while it < max_iter:
         it += 1
         # q = (I - H) p with H the homogeneous column-then-row solve; pq = <p, q>_M
@@ -550,6 +557,7 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
         if pq <= 0.0:
             break
         a = rho / pq
+        moved = True
         # x += a p; z -= a q; rho_new = <z, z>_M on the way
         for j in range(n_cols):
             lane[j] = 0.0
@@ -559,7 +567,7 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
             # update, then the energy terms in a second loop (see _col_back_rows: a loop that
             # reads back z[i, j - 1] just written cannot vectorise)
             for j in range(n_cols):
-                x[i, j] += a * pdir[i, j]
+                x[i, j] = xs[i, j] + a * pdir[i, j]
                 z[i, j] -= a * q[i, j]
             lane[0] += g[i, 0] * z[i, 0] * z[i, 0]
             for j in range(1, n_cols):
@@ -571,12 +579,15 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
                 acc += g_right[i] * z[i, n_cols - 1] * z[i, n_cols - 1]
         for j in range(n_cols):
             acc += lane[j]
+        xs = x
         rho_new = acc
         rel = math.sqrt(max(rho_new, 0.0) / norm0)
         if rel <= stop:
             break
         beta = rho_new / rho
         rho = rho_new
+    if warm and not moved:
+        _copy(x0, x)
     return it, rel
 
 
@@ -814,10 +825,8 @@ def _solve_linear_chunk(
     idev = np.empty((n_rows, n_cols))
     for b in range(b_start, b_stop):
         vl, vrt, vt, vb = _end_voltages(b_left, b_right, b_top, b_bottom, v_in[b], input_code)
-        # warm = rtol < 0 is always False, but a runtime value: with a literal False Numba
-        # would compile a second specialisation of _pcg next to the one Newton uses
         it, rel = _pcg(g, row_c, col_c, w_row, g_left, g_right, vl, vrt, vt, vb,
-                       dummy, x, rtol < 0.0, rtol, 0.0, max_iter, work)
+                       dummy, dummy, x, rtol, 0.0, max_iter, work)
         # column voltages consistent with the returned row voltages (column chains only)
         _col_voltages(col_c, x, dummy, vt, vb, vc)
         for i in range(n_rows):

@@ -99,21 +99,21 @@ def _direction(x, vr, vc, idev, dr, dc, w_row, w_col, g_left, g_right, g_top, g_
 
 @numba.njit(**INNER)
 def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gdev, inj,
-                  vr_to, vc_to, x):
+                  vr_to, vc_to):
     """Device part of the co-content's slope at V + t d; fills idev, gdev at that point and
     inj = idev - gdev v, the current source of the devices linearised there (the next Newton
     step's, when this point is accepted).
 
-    vr_to, vc_to, x (R, C), unless empty: receive the point itself, vr + t dr, vc + t dc and
-    x = vr + t dr (the next inner solve's warm start), written while the row is in cache. The
-    line search's last evaluation is the accepted point, so a step then costs no pass of its
-    own over the array (_advance: four arrays read, three written).
+    vr_to, vc_to (R, C), unless empty: receive the point itself, vr + t dr and vc + t dc,
+    written while the row is in cache. The line search's last evaluation is the accepted
+    point, so a step then costs no pass of its own over the array (four arrays read, two
+    written).
 
     Returns (slope, all_finite)."""
     n_rows, n_cols = vr.shape
     s = 0.0
     finite = True
-    move = x.shape[0] > 0
+    move = vr_to.shape[0] > 0
     if code == SINH:
         # the common nonlinear model, inlined: the generic dispatch costs more than the sinh.
         # Per-column partial sums keep the loop vectorisable (no reassociation without
@@ -133,7 +133,7 @@ def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gd
                 inj[i, j] = cur - gd * v
                 lane[j] += cur * delta
             if move:
-                _move_row(vr, vc, dr, dc, t, vr_to, vc_to, x, i)
+                _move_row(vr, vc, dr, dc, t, vr_to, vc_to, i)
         for j in range(n_cols):
             s += lane[j]
         return s, math.isfinite(s)
@@ -149,17 +149,15 @@ def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gd
             inj[i, j] = cur - dcur * v
             s += cur * delta
         if move:
-            _move_row(vr, vc, dr, dc, t, vr_to, vc_to, x, i)
+            _move_row(vr, vc, dr, dc, t, vr_to, vc_to, i)
     return s, finite
 
 
 @numba.njit(**INLINE)
-def _move_row(vr, vc, dr, dc, t, vr_to, vc_to, x, i):
-    """Row i of the point V + t d: vr_to = x = vr + t dr, vc_to = vc + t dc."""
+def _move_row(vr, vc, dr, dc, t, vr_to, vc_to, i):
+    """Row i of the point V + t d: vr_to = vr + t dr, vc_to = vc + t dc."""
     for j in range(vr.shape[1]):
-        v = vr[i, j] + t * dr[i, j]
-        vr_to[i, j] = v
-        x[i, j] = v
+        vr_to[i, j] = vr[i, j] + t * dr[i, j]
         vc_to[i, j] = vc[i, j] + t * dc[i, j]
 
 
@@ -210,8 +208,7 @@ def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
         zero = np.zeros((n_rows, n_cols))
         none = np.empty((0, 0))
         _s, finite = _device_slope(code, params, table, gstate, gate, zero, zero, zero, zero,
-                                   0.0, idev0, gd0, np.empty((n_rows, n_cols)), none, none,
-                                   none)
+                                   0.0, idev0, gd0, np.empty((n_rows, n_cols)), none, none)
     any_current = False
     for i in range(n_rows):
         for j in range(n_cols):
@@ -221,18 +218,6 @@ def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
         K._factor_all(gd0, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c,
                       fscratch)
     return idev0, gd0, row_c, col_c, finite, any_current
-
-
-@numba.njit(**INNER)
-def _advance(vr, vc, dr, dc, t, x):
-    """vr += t dr, vc += t dc, and x = vr (the next inner solve's warm start)."""
-    n_rows, n_cols = vr.shape
-    for i in range(n_rows):
-        for j in range(n_cols):
-            v = vr[i, j] + t * dr[i, j]
-            vr[i, j] = v
-            x[i, j] = v
-            vc[i, j] += t * dc[i, j]
 
 
 @numba.njit(**INLINE)
@@ -268,19 +253,16 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     # linearisation's current source is the zero-bias current itself (none for sinh: the
     # kernels' faster source-free paths give the same numbers)
     inj0 = idev0 if current0 else np.empty((0, 0))
-    # warm is passed as a run-time bool (v_scale < 0 is False, step > 0 True below): literal
-    # True and False would compile _pcg twice, 1.6 s of first-call time
+    none = np.empty((0, 0))
     it, rel = K._pcg(gd0, row_c0, col_c0, w_row, g_left, g_right, v_left, v_right, v_top,
-                     v_bottom, inj0, x, v_scale < 0.0, rtol,
-                     EARLY_FORCING, max_iter, work)
+                     v_bottom, inj0, none, x, rtol, EARLY_FORCING, max_iter, work)
     total_it = it
     K._copy(x, vr)
     K._col_voltages(col_c0, x, inj0, v_top, v_bottom, vc)
     # at t = 0 the direction only enters as 0 * (dr - dc): any finite arrays will do (vr, vc
     # themselves; zero-filled scratch would cost two passes over the array)
-    none = np.empty((0, 0))
     _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, vr, vc, 0.0, idev,
-                               gd, inj, none, none, none)
+                               gd, inj, none, none)
     if not finite:
         return total_it, 0, rel, 1, False, 0, vr, vc
     prev_step = 0.0
@@ -289,7 +271,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     n_chord = 0
     for step in range(1, max_newton + 1):
         # linearised at the current point: I(v) ~ gd v + inj (inj from _device_slope there);
-        # x holds vr, the warm start. Near the solution the conductances barely move: keep
+        # the warm start is vr itself. Near the solution the conductances barely move: keep
         # the factors (chord step) and shift the linearisation's source to them instead.
         change = INF
         if try_chord:
@@ -312,7 +294,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         # step's size is below newton_tol; 1e-12 against rtol's 1e-13 saves one CG iteration
         # on the sinh benchmark, KCL mismatch 6e-13)
         it, rel = K._pcg(g_lin, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top,
-                         v_bottom, inj_lin, x, step > 0, max(rtol, 0.1 * newton_tol), eta,
+                         v_bottom, inj_lin, vr, x, max(rtol, 0.1 * newton_tol), eta,
                          max_iter, work)
         total_it += it
         K._col_voltages(col_c, x, inj_lin, v_top, v_bottom, dc)
@@ -321,7 +303,8 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                                         v_bottom, lanes)
         if step_max <= newton_tol * v_scale:
             # converged: the last Newton step is below tolerance; apply it (it only helps)
-            _advance(vr, vc, dr, dc, 1.0, x)
+            for i in range(vr.shape[0]):
+                _move_row(vr, vc, dr, dc, 1.0, vr, vc, i)
             return total_it, step, rel, 0, False, n_chord, vr, vc
         f0 = a + s0
         if f0 >= 0.0 and step_max > 1e-6 * v_scale:
@@ -337,7 +320,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
             if ls > 0:
                 t = 0.5 * (lo + hi) if f_hi == INF else (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
             st, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t,
-                                       idev, gd, inj, vr_to, vc_to, x)
+                                       idev, gd, inj, vr_to, vc_to)
             ft = a + b * t + st if finite else INF
             if ls == 0:
                 # f0 >= 0 only when the step is so small that rounding decides the slope's
@@ -412,7 +395,7 @@ def _solve_nonlinear_chunk(
         if not current:
             # device currents at the returned voltages (not at the last trial point)
             _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, zero, zero,
-                                       0.0, idev, gd, inj, none, none, none)
+                                       0.0, idev, gd, inj, none, none)
             if not finite and st == 0:
                 st = 1
         kcl[b] = K._outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
