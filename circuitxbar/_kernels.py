@@ -66,7 +66,8 @@ def _factor_nodes(g_next, r, w, e, bg_next, binj_next, p):
     A chain pinned at its start (e = inf, ideal terminal) gives p = 0 there and, past the
     first segment, a finite conductance 1/r + g again; through zero-resistance wires (w = inf)
     it stays pinned to its end, bg = binj = 0 (g / inf), exactly by IEEE arithmetic."""
-    nb, m = p.shape
+    nb = p.shape[0]
+    m = r.size  # the arrays may be wider (padded scratch, see _alloc_factors)
     n_next = g_next.shape[0]
     for k in range(nb):
         for l in range(m):
@@ -182,13 +183,16 @@ def _fill(dst, value):
 @numba.njit(**JIT)
 def _alloc_factors(n_rows, n_cols):
     """Row chains: bg, binj, p (R, C), a_start, a_end, b_end (R,); columns: the same with (C,);
-    and four (ROW_BLOCK, R) scratch arrays for factorising the rows a block at a time."""
+    and four (ROW_BLOCK, R + 8) scratch arrays for factorising the rows a block at a time (the
+    padding of one cache line per row keeps a block's rows out of each other's cache sets:
+    at a power-of-two R they would all map to the same two)."""
     row_c = (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
              np.empty(n_rows), np.empty(n_rows), np.empty(n_rows))
     col_c = (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
              np.empty(n_cols), np.empty(n_cols), np.empty(n_cols))
-    scratch = (np.empty((ROW_BLOCK, n_rows)), np.empty((ROW_BLOCK, n_rows)),
-               np.empty((ROW_BLOCK, n_rows)), np.empty((ROW_BLOCK, n_rows)))
+    pad = n_rows + 8
+    scratch = (np.empty((ROW_BLOCK, pad)), np.empty((ROW_BLOCK, pad)), np.empty((ROW_BLOCK, pad)),
+               np.empty((ROW_BLOCK, pad)))
     return row_c, col_c, scratch
 
 
