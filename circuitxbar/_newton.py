@@ -254,11 +254,11 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     # kernels' faster source-free paths give the same numbers)
     inj0 = idev0 if current0 else np.empty((0, 0))
     none = np.empty((0, 0))
+    # straight into vr: the start is the first linearisation point (no copy of it)
     it, rel = K._pcg(gd0, row_c0, col_c0, w_row, g_left, g_right, v_left, v_right, v_top,
-                     v_bottom, inj0, none, x, rtol, EARLY_FORCING, max_iter, work)
+                     v_bottom, inj0, none, vr, rtol, EARLY_FORCING, max_iter, work)
     total_it = it
-    K._copy(x, vr)
-    K._col_voltages(col_c0, x, inj0, v_top, v_bottom, vc)
+    K._col_voltages(col_c0, vr, inj0, v_top, v_bottom, vc)
     # at t = 0 the direction only enters as 0 * (dr - dc): any finite arrays will do (vr, vc
     # themselves; zero-filled scratch would cost two passes over the array)
     _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, vr, vc, 0.0, idev,
