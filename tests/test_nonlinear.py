@@ -41,6 +41,19 @@ def test_chord_steps_keep_the_scipy_agreement():
     assert np.all(fast.info.chord_steps < fast.info.newton_steps)
 
 
+def test_an_input_already_solved_at_the_start_returns_it():
+    # zero volts everywhere: the small-signal start is the solution, so the first Newton
+    # step's inner solve starts converged (no CG update: its warm start is returned as it is)
+    rng = np.random.default_rng(6)
+    xbar = random_xbar(rng, 12, 10, device=devices.Sinh(k=5.0))
+    v = np.stack([np.zeros(12), rng.uniform(0.0, 0.3, 12), np.zeros(12)])
+    fast = assert_matches_reference(xbar, v)
+    for b in (0, 2):
+        assert fast.info.newton_steps[b] == 1
+        assert not np.any(fast.v_row[b]) and not np.any(fast.v_col[b])
+        assert not np.any(fast.i_out[b])
+
+
 def test_chord_source_shifts_the_linearisation_to_the_factored_conductances():
     from circuitxbar._config import python_twin
     from circuitxbar._newton import _chord_source
