@@ -211,7 +211,8 @@ def _col_forward(col_c, u, inj, v_top, sc, z, beta):
     """Forward elimination of every column chain (top -> bottom), vectorised across columns.
 
     sc receives the Thevenin voltages looking up. If z is not empty, u is first replaced row by
-    row by z + beta u (the CG direction update, fused to save a pass over memory). inj, when
+    row by z + beta u (the CG direction update, fused to save a pass over memory; beta = 0 sets
+    u = z without reading u). inj, when
     not empty, is the current each cell injects into its column node [A].
 
     Flags are derived from array shapes rather than passed as constants: Numba compiles a
@@ -223,8 +224,14 @@ def _col_forward(col_c, u, inj, v_top, sc, z, beta):
     has_inj = inj.shape[0] > 0
     for i in range(n_rows):
         if update_u:
-            for j in range(n_cols):
-                u[i, j] = z[i, j] + beta * u[i, j]
+            if beta == 0.0:
+                # the first direction is z itself: u's old contents are never read (no copy
+                # pass before, and whatever u held, even inf or NaN, cannot leak in)
+                for j in range(n_cols):
+                    u[i, j] = z[i, j]
+            else:
+                for j in range(n_cols):
+                    u[i, j] = z[i, j] + beta * u[i, j]
         if i == 0:
             for j in range(n_cols):
                 sc[0, j] = cas[j] * v_top[j] + cbg[0, j] * u[0, j]
@@ -548,8 +555,7 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
         if warm:
             _copy(x0, x)
         return 0, rel
-    _copy(z, pdir)
-    beta = 0.0
+    beta = 0.0  # the first _col_forward sets p = z
     it = 0
     moved = False  # x written yet (x = xs + a p)
     while it < max_iter:
