@@ -135,9 +135,10 @@ def _factor_rows(g, r, g_start, g_end, bg, binj, p, a_start, a_end, b_end, blk):
     """_factor_lines for chains stored chain-major: chain l is row l of the (m, n) arrays.
 
     The elimination runs vectorised across chains, ROW_BLOCK nodes at a time, in blk (4 arrays
-    (ROW_BLOCK, m), in cache): each block's shunts are gathered there, eliminated node-major,
-    and its coefficients written back one cache line per chain. A transposed copy of the whole
-    array (and three transposes back) would cost four round trips to memory instead.
+    (ROW_BLOCK, m or wider, see _alloc_factors), in cache): each block's shunts are gathered
+    there, eliminated node-major, and its coefficients written back one cache line per chain.
+    A transposed copy of the whole array (and three transposes back) would cost four round
+    trips to memory instead.
     """
     m, n = g.shape
     g_b, bg_b, binj_b, p_b = blk
