@@ -552,14 +552,10 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
         norm0 = 1.0
     rel = math.sqrt(max(rho, 0.0) / norm0)
     stop = max(rtol, eta * rel)
-    if rel <= stop:
-        if warm:
-            _copy(x0, x)
-        return 0, rel
     beta = 0.0  # the first _col_forward sets p = z
     it = 0
     moved = False  # x written yet (x = xs + a p)
-    while it < max_iter:
+    while rel > stop and it < max_iter:
         it += 1
         # q = (I - H) p with H the homogeneous column-then-row solve; pq = <p, q>_M
         _col_forward(col_c, pdir, dummy, zc, q, z, beta)  # first pass: beta = 0, p = z
@@ -591,12 +587,10 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
         for j in range(n_cols):
             acc += lane[j]
         xs = x
-        rho_new = acc
-        rel = math.sqrt(max(rho_new, 0.0) / norm0)
-        if rel <= stop:
-            break
-        beta = rho_new / rho
-        rho = rho_new
+        rel = math.sqrt(max(acc, 0.0) / norm0)
+        beta = acc / rho
+        rho = acc
+    # converged at the start, or pq <= 0 at once: x still has to receive the warm start
     if warm and not moved:
         _copy(x0, x)
     return it, rel
