@@ -410,6 +410,24 @@ def _col_back_rows(col_c, row_c, sc, inj, v_bottom, v_left, v_right, out, vc_out
     return acc
 
 
+@numba.njit(**INLINE)
+def _row_energy(x, g, w, g_l, g_r, i, lane, acc):
+    """Row i's terms of the row-chain energy <x, M x>: its cells' and wire segments' added into
+    lane (C,) per column (partial sums that vectorise without reassociation), its terminals'
+    (g_l, g_r; skipped when ideal) into acc, which is returned. w: the row's 1/r.
+    (_col_back_rows forms the cross product <p, M q> the same way, inline.)"""
+    last = x.shape[1] - 1
+    lane[0] += g[i, 0] * x[i, 0] * x[i, 0]
+    for j in range(1, last + 1):
+        d = x[i, j] - x[i, j - 1]
+        lane[j] += g[i, j] * x[i, j] * x[i, j] + w * d * d
+    if g_l < INF:
+        acc += g_l * x[i, 0] * x[i, 0]
+    if g_r < INF:
+        acc += g_r * x[i, last] * x[i, last]
+    return acc
+
+
 @numba.njit(**INNER)
 def _residual_energies(z, x, g, w_row, g_left, g_right, lanes):
     """z -= x (z held F(x): it becomes the residual), and returns the row-chain energies
@@ -434,20 +452,8 @@ def _residual_energies(z, x, g, w_row, g_left, g_right, lanes):
         # that reads back z[i, j - 1] written in the same pass does not vectorise)
         for j in range(n_cols):
             z[i, j] -= x[i, j]
-        lz[0] += g[i, 0] * z[i, 0] * z[i, 0]
-        lx[0] += g[i, 0] * x[i, 0] * x[i, 0]
-        for j in range(1, n_cols):
-            dz = z[i, j] - z[i, j - 1]
-            dx = x[i, j] - x[i, j - 1]
-            lz[j] += g[i, j] * z[i, j] * z[i, j] + w * dz * dz
-            lx[j] += g[i, j] * x[i, j] * x[i, j] + w * dx * dx
-        last = n_cols - 1
-        if g_left[i] < INF:
-            zz += g_left[i] * z[i, 0] * z[i, 0]
-            xx += g_left[i] * x[i, 0] * x[i, 0]
-        if g_right[i] < INF:
-            zz += g_right[i] * z[i, last] * z[i, last]
-            xx += g_right[i] * x[i, last] * x[i, last]
+        zz = _row_energy(z, g, w, g_left[i], g_right[i], i, lz, zz)
+        xx = _row_energy(x, g, w, g_left[i], g_right[i], i, lx, xx)
     for j in range(n_cols):
         zz += lz[j]
         xx += lx[j]
@@ -576,14 +582,7 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
             for j in range(n_cols):
                 x[i, j] = xs[i, j] + a * pdir[i, j]
                 z[i, j] -= a * q[i, j]
-            lane[0] += g[i, 0] * z[i, 0] * z[i, 0]
-            for j in range(1, n_cols):
-                dz = z[i, j] - z[i, j - 1]
-                lane[j] += g[i, j] * z[i, j] * z[i, j] + w * dz * dz
-            if g_left[i] < INF:
-                acc += g_left[i] * z[i, 0] * z[i, 0]
-            if g_right[i] < INF:
-                acc += g_right[i] * z[i, n_cols - 1] * z[i, n_cols - 1]
+            acc = _row_energy(z, g, w, g_left[i], g_right[i], i, lane, acc)
         for j in range(n_cols):
             acc += lane[j]
         xs = x
