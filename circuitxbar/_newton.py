@@ -382,7 +382,6 @@ def _solve_nonlinear_chunk(
     idev = np.empty((n_rows, n_cols))
     gd = np.empty((n_rows, n_cols))
     inj = np.empty((n_rows, n_cols))
-    zero = np.zeros((n_rows, n_cols))
     none = np.empty((0, 0))
     for b in range(b_start, b_stop):
         vl, vrt, vt, vb = K._end_voltages(b_left, b_right, b_top, b_bottom, v_in[b], input_code)
@@ -393,8 +392,9 @@ def _solve_nonlinear_chunk(
             g_top, g_bottom, vl, vrt, vt, vb, rtol, newton_tol, max_iter, max_newton, vr_a,
             vc_a, idev, scratch, zero_bias)
         if not current:
-            # device currents at the returned voltages (not at the last trial point)
-            _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, zero, zero,
+            # device currents at the returned voltages (not at the last trial point); at t = 0
+            # the direction is any finite array, as at the start
+            _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, vr, vc,
                                        0.0, idev, gd, inj, none, none)
             if not finite and st == 0:
                 st = 1
