@@ -10,6 +10,8 @@ import glob
 import hashlib
 import os
 
+from circuitxbar import _linkonly
+
 CACHE = os.environ.get("CIRCUITXBAR_NO_CACHE", "") not in ("1", "true", "yes")
 
 #: options of every kernel called from Python. nogil: batches run one chunk per Python thread in
@@ -25,9 +27,14 @@ JIT = dict(nogil=True, cache=CACHE, fastmath=False, error_model="numpy", no_cfun
 
 # Compile time (issue 5). Numba builds machine code for every kernel's own library and again
 # inside every caller that links it, so a kernel deep in the call tree is compiled several times.
-#: kernels called only from other kernels: no Python entry wrapper (argument unboxing code).
+#: kernels called only from other kernels: no Python entry wrapper (argument unboxing code),
+#: and compiled to LLVM IR only, which their callers link and optimise (``_linkonly``: the
+#: machine code of their own libraries was never run, and cost 4-5 s of the whole 24 s). Not
+#: cached, as there is no machine code to save; their callers are, with the inner code inside.
 #: Calling one from Python crashes the process; tests call its ``python_twin``.
 INNER = dict(JIT, no_cpython_wrapper=True)
+if _linkonly.SUPPORTED:
+    INNER.update(cache=False, pipeline_class=_linkonly.LinkOnlyCompiler)
 #: steps with a single call site: inlined into the caller's Numba IR, so they get no library of
 #: their own and their machine code is built once, in the caller (about 3 s of the 32 s whole).
 INLINE = dict(INNER, inline="always")

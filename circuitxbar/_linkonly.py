@@ -1,0 +1,86 @@
+"""A Numba compile pipeline for kernels that only other kernels call (issue 5, compile time).
+
+Numba turns every function it compiles into machine code: it optimises the function's module,
+adds it to the JIT engine and emits code for it. A kernel called from another kernel is then
+linked, as LLVM IR, into the caller's module, and optimised and emitted again there: the code
+that runs is always the caller's copy. For an ``INNER`` kernel (never called from Python) the
+first round is wasted work, about 4-5 s of the whole solver's 24 s first-call compile.
+
+``LinkOnlyCompiler`` lowers such a kernel to LLVM IR, runs Numba's function-level passes on it
+(as for any function) and stops: its library is never optimised as a module, never added to the
+engine and never emitted. Callers link that IR and optimise it with their own code, exactly as
+before. The machine code that runs is the same (the solver's outputs are bitwise the same).
+
+A link-only kernel has no entry point (its function pointer is null, as for any kernel compiled
+without the CPython wrapper), cannot be cached (there is no object code to save: ``INNER``
+kernels are not cached; their callers are, with the inner code inside) and cannot be inspected
+with ``inspect_asm``; tests run its ``python_twin``.
+
+This subclasses two private hooks of Numba's ``JITCodeLibrary``. ``SUPPORTED`` is False where a
+Numba release lacks them, and ``INNER`` kernels then compile the ordinary way.
+"""
+
+from numba.core import codegen, compiler, typed_passes
+from numba.core.compiler_machinery import LoweringPass, register_pass
+
+try:
+    from numba import _dynfunc
+
+    _HOOKS = ("_optimize_final_module", "_finalize_final_module", "_finalize_dynamic_globals",
+              "_verify_declare_only_symbols")
+    SUPPORTED = all(hasattr(codegen.JITCodeLibrary, h) for h in _HOOKS) and hasattr(
+        compiler, "_LowerResult") and hasattr(_dynfunc, "make_function")
+except ImportError:  # pragma: no cover - a Numba without these internals
+    SUPPORTED = False
+
+
+class LinkOnlyLibrary(codegen.JITCodeLibrary):
+    """A code library whose IR is only ever linked into callers' libraries."""
+
+    def _optimize_final_module(self):
+        pass  # every caller optimises the module it links this one into
+
+    def _finalize_final_module(self):
+        # what Numba's finalisation checks, without adding the module to the JIT engine (which
+        # is what emits machine code for it)
+        self._finalize_dynamic_globals()
+        self._verify_declare_only_symbols()
+        self._finalized = True
+
+
+@register_pass(mutates_CFG=False, analysis_only=False)
+class RegisterLinkOnly(LoweringPass):
+    """After lowering with ``no_compile``: register the kernel for its callers, as Numba's
+    lowering does for a compiled one, with a null entry point in place of machine code."""
+
+    _name = "circuitxbar_register_link_only"
+
+    def __init__(self):
+        LoweringPass.__init__(self)
+
+    def run_pass(self, state):
+        lowered, library = state.cr, state.library
+        fndesc = lowered.fndesc
+        entry = _dynfunc.make_function(
+            fndesc.lookup_module(), fndesc.qualname.split(".")[-1],
+            "link-only kernel %r (called from other kernels only)" % fndesc.qualname,
+            0, lowered.env, (library,))
+        state.targetctx.insert_user_function(entry, fndesc, [library])
+        state.reload_init.extend(library._reload_init)
+        state.cr = compiler._LowerResult(fndesc, lowered.call_helper, cfunc=entry,
+                                         env=lowered.env)
+        return True
+
+
+class LinkOnlyCompiler(compiler.CompilerBase):
+    """Numba's nopython pipeline, ending at LLVM IR for the library's callers to link."""
+
+    def define_pipelines(self):
+        state = self.state
+        state.flags = state.flags.copy()
+        state.flags.no_compile = True  # lowering stops before Numba asks for machine code
+        state.library = LinkOnlyLibrary(state.targetctx.codegen(), state.func_id.func_qualname)
+        pm = compiler.DefaultPassBuilder.define_nopython_pipeline(state)
+        pm.add_pass_after(RegisterLinkOnly, typed_passes.NativeLowering)
+        pm.finalize()
+        return [pm]

@@ -1,0 +1,74 @@
+"""INNER kernels are compiled to LLVM IR only and linked into their callers (_linkonly): the
+callers' results, exceptions and caches behave as for ordinarily compiled kernels."""
+
+import numba
+import numpy as np
+import pytest
+
+from circuitxbar import _linkonly
+from circuitxbar._config import INNER, JIT
+
+LOCAL_JIT = dict(JIT, cache=False)  # test kernels leave nothing in the package's cache
+
+
+@numba.njit(**INNER)
+def _scaled_sum(a, s):
+    if s < 0.0:
+        raise ValueError("negative scale")
+    t = 0.0
+    for x in a:
+        t += x
+    return s * t
+
+
+@numba.njit(**INNER)
+def _twice_scaled_sum(a, s):  # an inner kernel calling another: both link into the caller
+    return 2.0 * _scaled_sum(a, s)
+
+
+@numba.njit(**LOCAL_JIT)
+def _caller(a, s):
+    return _twice_scaled_sum(a, s) + _scaled_sum(a, 1.0)
+
+
+def _libraries(kernel):
+    return [cres.library for cres in kernel.overloads.values()]
+
+
+def test_this_numba_supports_link_only_kernels():
+    # where it does not, INNER kernels compile the ordinary way and this figure is lost
+    assert _linkonly.SUPPORTED, f"numba {numba.__version__}: link-only pipeline unavailable"
+    assert INNER["pipeline_class"] is _linkonly.LinkOnlyCompiler
+    assert INNER["cache"] is False  # no machine code to cache
+
+
+def test_a_caller_runs_linked_inner_kernels():
+    a = np.arange(1.0, 6.0)
+    assert _caller(a, 3.0) == pytest.approx(2 * 3 * 15.0 + 15.0)
+    for kernel in (_scaled_sum, _twice_scaled_sum):
+        (library,) = _libraries(kernel)
+        assert isinstance(library, _linkonly.LinkOnlyLibrary)
+        # the caller linked it, so it was finalised, without machine code of its own
+        assert library._finalized
+    (caller_library,) = _libraries(_caller)
+    assert not isinstance(caller_library, _linkonly.LinkOnlyLibrary)
+
+
+def test_an_exception_in_a_linked_inner_kernel_reaches_python():
+    with pytest.raises(ValueError, match="negative scale"):
+        _caller(np.ones(3), -1.0)
+
+
+def test_every_inner_kernel_of_the_package_is_link_only():
+    import importlib
+
+    seen = 0
+    for name in ("_direct", "_kernels", "_lapack", "_newton", "_reduce", "devices.kernels"):
+        module = importlib.import_module(f"circuitxbar.{name}")
+        for kernel in vars(module).values():
+            if (isinstance(kernel, numba.core.registry.CPUDispatcher)
+                    and kernel.targetoptions.get("no_cpython_wrapper")):
+                seen += 1
+                assert kernel._compiler.pipeline_class is _linkonly.LinkOnlyCompiler, name
+    assert seen >= 50
+
