@@ -26,18 +26,17 @@ JIT = dict(nogil=True, cache=CACHE, fastmath=False, error_model="numpy", no_cfun
            no_rewrites=True)
 
 # Compile time (issue 5). Numba builds machine code for every kernel's own library and again
-# inside every caller that links it, so a kernel deep in the call tree is compiled several times.
+# inside every caller that links it, so a kernel deep in the call tree was compiled several times.
 #: kernels called only from other kernels: no Python entry wrapper (argument unboxing code),
-#: and compiled to LLVM IR only, which their callers link and optimise (``_linkonly``: the
-#: machine code of their own libraries was never run, and cost 4-5 s of the whole 24 s). Not
-#: cached, as there is no machine code to save; their callers are, with the inner code inside.
+#: and compiled to LLVM IR only, which their callers link and optimise once with their own
+#: code (``_linkonly``: the machine code of their own libraries never ran). Not cached, as
+#: there is no machine code to save; their callers are, with the inner code inside. Whole
+#: solver's first-call compile 24.6-25.9 -> 18.7 s, the same machine code speed (LLVM inlines
+#: what Numba's IR inlining, ``inline="always"``, used to: that tier is gone, 2 s slower now).
 #: Calling one from Python crashes the process; tests call its ``python_twin``.
 INNER = dict(JIT, no_cpython_wrapper=True)
 if _linkonly.SUPPORTED:
     INNER.update(cache=False, pipeline_class=_linkonly.LinkOnlyCompiler)
-#: steps with a single call site: inlined into the caller's Numba IR, so they get no library of
-#: their own and their machine code is built once, in the caller (about 3 s of the 32 s whole).
-INLINE = dict(INNER, inline="always")
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -81,7 +80,7 @@ def drop_stale_caches(sources, marker=None):
 
 
 def python_twin(kernel):
-    """A Python-callable twin of an ``INNER`` or ``INLINE`` kernel (for tests): the same source,
+    """A Python-callable twin of an ``INNER`` kernel (for tests): the same source,
     compiled with the entry wrapper that those kernels go without. Never cached: Numba's cache
     key ignores the wrapper flag, so a cached twin and its kernel would load each other's code
     (and a kernel without wrapper called from Python crashes the process)."""

@@ -27,7 +27,7 @@ import math
 import numba
 import numpy as np
 
-from circuitxbar._config import INLINE, INNER, JIT
+from circuitxbar._config import INNER, JIT
 
 INF = math.inf
 #: the KCL check's rounding floor per volt of voltage scale and siemens of wire conductance
@@ -35,7 +35,7 @@ INF = math.inf
 KCL_FLOOR = 8.0 * 2.220446049250313e-16
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _start_terms(gs, g0):
     """One chain's start: (a_start, bg_0, binj_0, looking-back conductance e_0) for start
     terminal conductance gs and node 0's shunt g0 (see _factor_lines)."""
@@ -47,7 +47,7 @@ def _start_terms(gs, g0):
     return 0.0, 0.0, 0.0, e0
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _wires(r):
     """Wire conductance 1/r per chain, inf for r = 0."""
     w = np.empty(r.size)
@@ -84,7 +84,7 @@ def _factor_nodes(g_next, r, w, e, bg_next, binj_next, p):
                 e[l] = en
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _end_terms(e, g_end, a_end, b_end):
     """Every chain's end: V_{n-1} = a_end S_{n-1} + b_end V_end from the looking-back
     conductance e at the last node and the end terminal's g_end."""
@@ -410,7 +410,7 @@ def _col_back_rows(col_c, row_c, sc, inj, v_bottom, v_left, v_right, out, vc_out
     return acc
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _row_energy(x, g, w, g_l, g_r, i, lane, acc):
     """Row i's terms of the row-chain energy <x, M x>: its cells' and wire segments' added into
     lane (C,) per column (partial sums that vectorise without reassociation), its terminals'
@@ -506,7 +506,7 @@ def _all_zero(a):
     return True
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _rows_at_zero(row_c, v_left, v_right, out, vbuf, sbuf):
     """out = F(0) when the columns hold no source: every row chain solved for zero shunt
     potentials (vbuf, sbuf: (4, C) scratch, as in _col_back_rows)."""
@@ -595,7 +595,7 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
     return it, rel
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _chain_currents(v, shunt, sign, w, gs, ge, vs, ve, i_start, i_end, lane, v_src):
     """Terminal currents, wire power and KCL mismatch of a set of chains (n, m), chain inner.
 
@@ -659,7 +659,7 @@ def _chain_currents(v, shunt, sign, w, gs, ge, vs, ve, i_start, i_end, lane, v_s
     return power, mismatch, scale
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _row_chain_currents(vr, idev, w_row, g_left, g_right, v_left, v_right, i_start, i_end,
                         v_src):
     """_chain_currents for the row chains, read chain-major from (R, C) arrays (no transpose)."""
@@ -704,7 +704,7 @@ def _row_chain_currents(vr, idev, w_row, g_left, g_right, v_left, v_right, i_sta
     return power, mismatch, scale
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _connected_max(g_end, v_end):
     s = 0.0
     for k in range(v_end.size):

@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from circuitxbar import _kernels as K
-from circuitxbar._config import INLINE, INNER, JIT
+from circuitxbar._config import INNER, JIT
 from circuitxbar.devices.kernels import SINH, cell_current
 from circuitxbar.devices.kernels import _sinh_cosh as sinh_cosh
 
@@ -34,7 +34,7 @@ CHORD_TRY = 1e-3
 CHORD_REL = 1e-2
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _direction(x, vr, vc, idev, dr, dc, w_row, w_col, g_left, g_right, g_top, g_bottom,
                v_left, v_right, v_top, v_bottom, lanes):
     """The Newton direction and what the line search needs of it, in one pass over the array.
@@ -153,7 +153,7 @@ def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gd
     return s, finite
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _move_row(vr, vc, dr, dc, t, vr_to, vc_to, i):
     """Row i of the point V + t d: vr_to = vr + t dr, vc_to = vc + t dc."""
     for j in range(vr.shape[1]):
@@ -161,7 +161,7 @@ def _move_row(vr, vc, dr, dc, t, vr_to, vc_to, i):
         vc_to[i, j] = vc[i, j] + t * dc[i, j]
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _alloc_newton(n_rows, n_cols):
     """Scratch of one Newton solve, allocated once per thread chunk (fresh pages per input
     would cost page faults comparable to the solve): gd, inj, row factors, column factors,
@@ -191,7 +191,7 @@ def _chord_source(gd, gd_fac, inj, vr, vc, inj_chord):
     return rel
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right, g_top,
                g_bottom):
     """Device currents and conductances at zero bias and that network's chain factors:
@@ -220,7 +220,7 @@ def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
     return idev0, gd0, row_c, col_c, finite, any_current
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 g_left, g_right, g_top, g_bottom, v_left, v_right, v_top, v_bottom,
                 rtol, newton_tol, max_iter, max_newton, vr, vc, idev, scratch, zero_bias):
@@ -311,7 +311,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
             return total_it, step, rel, 3, False, n_chord, vr, vc
         # the full Newton step, unless it overshoots the minimum along d; then a search for t
         # in (0, 1) where the slope is back near zero (Illinois method). One call site of
-        # _device_slope for both: each site inlines the whole device library (compile time).
+        # _device_slope for both: each site would carry the whole device library (compile time).
         t = 1.0
         lo, f_lo, hi, f_hi = 0.0, f0, 1.0, INF
         side = 0

@@ -35,7 +35,7 @@ import numpy as np
 
 from circuitxbar import _kernels as K
 from circuitxbar import _lapack
-from circuitxbar._config import INLINE, INNER, JIT
+from circuitxbar._config import INNER, JIT
 from circuitxbar._intrinsics import _mul_add
 
 #: merges sharing at most this many nodes eliminate them node by node (cancellation-free, no
@@ -308,7 +308,7 @@ def _shared_diagonal(ysb, yss):
         yss[r, r] = -t
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _blas_merge(ya, yb, ca, ta, cb, tb, nb, m, record):
     """merge with the shared nodes eliminated by Cholesky, triangular inverse and product and
     rank-m update (_lapack.schur_update), assembling the three lower blocks directly:
@@ -522,7 +522,7 @@ def compress(kind, op_n, op_nb, coef_off, coef):
     return first_col, col_ptr, target, val, x_off, x
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def back_substitute(kind, op_n, op_nb, id_off, ids, first_col, col_ptr, target, val, x_off,
                     x, u):
     """Every node's voltages from the given ones, for a batch: u (nodes, B), node-major, with

@@ -54,7 +54,7 @@ import math
 import numba
 import numpy as np
 
-from circuitxbar._config import INLINE, INNER, JIT
+from circuitxbar._config import INNER, JIT
 from circuitxbar._intrinsics import _float_from_bits, _mul_add
 
 OHMIC = 0
@@ -82,7 +82,7 @@ _INV_LN2 = 1.44269504088896338700e00
 _INV_FACT = tuple(1.0 / math.factorial(k) for k in range(1, 17))
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _horner_expm1(r):
     """(e^r - 1) / r for -1e-15 < r < ln 2 by its Taylor series to r^15 (the first term left
     out is below 2e-16 relative at r = ln 2)."""
@@ -142,7 +142,7 @@ def _sigmoid(z):
     return e / (1.0 + e)
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _threshold_diff(u, v_th, width):
     """softplus((u - v_th)/w) - softplus((-u - v_th)/w) for u >= 0, without cancellation.
 
@@ -271,7 +271,7 @@ def _pchip_state(table, s, n, v, extrapolate):
     return cur, slope
 
 
-@numba.njit(**INLINE)
+@numba.njit(**INNER)
 def _tabulated(params, table, g, v):
     n_states = int(params[0])
     extrapolate = params[1] != 0.0

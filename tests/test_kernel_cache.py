@@ -86,7 +86,7 @@ def _python_references(module):
 
 
 def test_kernels_called_from_python_keep_their_entry_wrapper():
-    # INNER and INLINE kernels (_config) have no entry wrapper: calling one from Python crashes
+    # INNER kernels (_config) have no entry wrapper: calling one from Python crashes
     # the process, so no Python code in the package may reach one
     checked = 0
     for name, _path in _package_sources():
@@ -98,5 +98,5 @@ def test_kernels_called_from_python_keep_their_entry_wrapper():
                 checked += 1
                 assert not obj.targetoptions.get("no_cpython_wrapper"), (
                     f"{name} calls the kernel {ref} from Python, but it is compiled without an "
-                    "entry wrapper (_config.INNER/INLINE): give it **JIT")
+                    "entry wrapper (_config.INNER): give it **JIT")
     assert checked >= 15  # the solver, transfer matrix, factorisation and device entry points
