@@ -18,10 +18,11 @@ CACHE = os.environ.get("CIRCUITXBAR_NO_CACHE", "") not in ("1", "true", "yes")
 #: parallel (solver.run_chunked), which compiles far faster than ``parallel=True`` and ``prange``.
 #: No C-callback wrapper: no kernel is ever passed as a first-class function.
 #: No IR rewrites: their main work is fusing array expressions, which no kernel has (explicit
-#: loops throughout; one written later would still compute the same, unfused), and literal
-#: indices such as ``work[3]`` already reach the typer as static getitems. Skipping them saves
-#: about 0.8 s of the whole solver's first-call compile; both chunk kernels' machine code stays
-#: the same up to register allocation.
+#: loops throughout; one written later would still compute the same, unfused). Skipping them
+#: saves about 0.8 s of the whole solver's first-call compile; both chunk kernels' machine code
+#: stays the same up to register allocation. One rewrite they did is missed: a literal index
+#: into a tuple of mixed types (``work[3]``) then compiles a small getitem overload per tuple
+#: type and index (0.3-0.5 s in all), so kernels unpack such tuples instead.
 JIT = dict(nogil=True, cache=CACHE, fastmath=False, error_model="numpy", no_cfunc_wrapper=True,
            no_rewrites=True)
 

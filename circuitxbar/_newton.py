@@ -168,9 +168,9 @@ def _alloc_newton(n_rows, n_cols):
     factor scratch, CG workspace, dr, dc (R, C), lanes (4, C), and the chord step's factored
     conductances and current source (R, C), and the spare pair of row and column voltages
     (R, C) that a step writes its new point into."""
-    factors = K._alloc_factors(n_rows, n_cols)
-    return (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), factors[0], factors[1],
-            factors[2], K._alloc_workspace(n_rows, n_cols), np.empty((n_rows, n_cols)),
+    row_c, col_c, fscratch = K._alloc_factors(n_rows, n_cols)
+    return (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), row_c, col_c,
+            fscratch, K._alloc_workspace(n_rows, n_cols), np.empty((n_rows, n_cols)),
             np.empty((n_rows, n_cols)), np.empty((4, n_cols)), np.empty((n_rows, n_cols)),
             np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)))
 
@@ -239,7 +239,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     """
     gd, inj, row_c, col_c, fscratch, work, dr, dc, lanes, gd_fac, inj_chord, vr_to, vc_to = \
         scratch
-    x = work[3]
+    _z, _p, _q, x, _lane, _vbuf, _sbuf = work  # not work[3] (see _solve_linear_chunk)
     v_scale = 0.0
     for arr in (v_left, v_right, v_top, v_bottom):
         for k in range(arr.size):

@@ -364,7 +364,9 @@ def reduce_block(g, wr, wc, i0, i1, j0, j1, keep, ya, yb):
         _rows, ha, hb = halves(i0, i1, j0, j1)
         ya = reduce_block(g, wr, wc, ha[0], ha[1], ha[2], ha[3], keep, none, none)
         yb = reduce_block(g, wr, wc, hb[0], hb[1], hb[2], hb[3], keep, none, none)
-    return merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, none)[0]
+    # unpacked, not [0]: without IR rewrites a literal tuple index compiles an overload
+    y, _nb = merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, none)
+    return y
 
 
 # -- factorisation: the same reduction, recording what solving for every node needs ---------
