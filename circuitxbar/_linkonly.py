@@ -17,8 +17,11 @@ kernels are not cached; their callers are, with the inner code inside) and canno
 with ``inspect_asm``; tests run its ``python_twin``.
 
 This subclasses two private hooks of Numba's ``JITCodeLibrary``. ``SUPPORTED`` is False where a
-Numba release lacks them, and ``INNER`` kernels then compile the ordinary way.
+Numba release lacks them, or where ``CIRCUITXBAR_LINK_ONLY=0`` is set (the escape hatch should
+a Numba release change what they do), and ``INNER`` kernels then compile the ordinary way.
 """
+
+import os
 
 from numba.core import codegen, compiler, typed_passes
 from numba.core.compiler_machinery import LoweringPass, register_pass
@@ -30,6 +33,8 @@ try:
               "_verify_declare_only_symbols")
     SUPPORTED = all(hasattr(codegen.JITCodeLibrary, h) for h in _HOOKS) and hasattr(
         compiler, "_LowerResult") and hasattr(_dynfunc, "make_function")
+    SUPPORTED = SUPPORTED and os.environ.get("CIRCUITXBAR_LINK_ONLY", "1") not in ("0", "false",
+                                                                                  "no")
 except ImportError:  # pragma: no cover - a Numba without these internals
     SUPPORTED = False
 

@@ -1,6 +1,8 @@
 """INNER kernels are compiled to LLVM IR only and linked into their callers (_linkonly): the
 callers' results, exceptions and caches behave as for ordinarily compiled kernels."""
 
+import os
+
 import numba
 import numpy as np
 import pytest
@@ -35,6 +37,12 @@ def _libraries(kernel):
     return [cres.library for cres in kernel.overloads.values()]
 
 
+link_only = pytest.mark.skipif(
+    os.environ.get("CIRCUITXBAR_LINK_ONLY") in ("0", "false", "no"),
+    reason="link-only compilation switched off (CIRCUITXBAR_LINK_ONLY=0)")
+
+
+@link_only
 def test_this_numba_supports_link_only_kernels():
     # where it does not, INNER kernels compile the ordinary way and this figure is lost
     assert _linkonly.SUPPORTED, f"numba {numba.__version__}: link-only pipeline unavailable"
@@ -42,6 +50,7 @@ def test_this_numba_supports_link_only_kernels():
     assert INNER["cache"] is False  # no machine code to cache
 
 
+@link_only
 def test_a_caller_runs_linked_inner_kernels():
     a = np.arange(1.0, 6.0)
     assert _caller(a, 3.0) == pytest.approx(2 * 3 * 15.0 + 15.0)
@@ -59,6 +68,7 @@ def test_an_exception_in_a_linked_inner_kernel_reaches_python():
         _caller(np.ones(3), -1.0)
 
 
+@link_only
 def test_every_inner_kernel_of_the_package_is_link_only():
     import importlib
 
