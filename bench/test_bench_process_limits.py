@@ -7,9 +7,10 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
-from conftest import RESULTS, record
+from conftest import RESULTS, full_run, record
 
 COMPILE_LIMIT_S = 20.0
 MEMORY_LIMIT_MB = 2048.0
@@ -50,14 +51,22 @@ def _run(code, **env):
     return json.loads(out.strip().splitlines()[-1])
 
 
-def test_first_call_compile_time():
-    # no on-disk cache: every kernel the three paths use is compiled in this process
-    t = _run(_COMPILE, CIRCUITXBAR_NO_CACHE="1")
-    for path in ("linear", "transfer", "newton", "factorised"):
-        assert t[path] > 0
-    total = t["linear"] + t["transfer"] + t["newton"] + t["factorised"]
-    record("first-call compile, linear solve", 0, "circuitxbar", t["linear"], unit="process")
-    record("first-call compile, whole solver", 0, "circuitxbar", total, unit="process")
+def test_first_call_compile_time(request):
+    # no on-disk cache: every kernel the four paths use is compiled in each fresh process.
+    # A full run takes the median of three processes, as the other figures are medians: one
+    # process's figure moves by a second or more with the machine's load
+    n_runs = 3 if full_run(request.config) else 1
+    runs = [_run(_COMPILE, CIRCUITXBAR_NO_CACHE="1") for _ in range(n_runs)]
+    for t in runs:
+        for path in ("linear", "transfer", "newton", "factorised"):
+            assert t[path] > 0
+    linear = float(np.median([t["linear"] for t in runs]))
+    totals = [t["linear"] + t["transfer"] + t["newton"] + t["factorised"] for t in runs]
+    print("first-call compile, whole solver, each process: "
+          + ", ".join(f"{x:.2f} s" for x in totals))
+    record("first-call compile, linear solve", 0, "circuitxbar", linear, unit="process")
+    record("first-call compile, whole solver", 0, "circuitxbar", float(np.median(totals)),
+           unit="process")
     for case in ("first-call compile, linear solve", "first-call compile, whole solver"):
         record(case, 0, "issue 5 limit (20 s)", COMPILE_LIMIT_S, unit="process")
 
