@@ -125,15 +125,15 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
     prev_vc = np.empty((n_cols, nbat))
     prev_idev = np.empty((n_cols, nbat))
     # per column and input: cell-current total, |v| max, the end nodes' voltages and currents
-    tot_c = np.zeros((n_cols, nbat))
-    vmax_c = np.zeros((n_cols, nbat))
+    tot_c = K.zeros2(n_cols, nbat)
+    vmax_c = K.zeros2(n_cols, nbat)
     vc0 = np.empty((n_cols, nbat))
     vc1 = np.empty((n_cols, nbat))
     vcp = np.empty((n_cols, nbat))
     vcl = np.empty((n_cols, nbat))
     sh0 = np.empty((n_cols, nbat))
     shl = np.empty((n_cols, nbat))
-    acc = np.zeros((8, nbat))  # per input: the sums and maxima below
+    acc = K.zeros2(8, nbat)  # per input: the sums and maxima below
     p_dev, scale, p_row, mm_r = acc[0], acc[1], acc[2], acc[3]
     p_col, mm_c, tot, vmax = acc[4], acc[5], acc[6], acc[7]
     # the current into each line's start terminal, per input (for the terminal powers)

@@ -181,6 +181,25 @@ def _fill(dst, value):
             dst[i, j] = value
 
 
+@numba.njit(**INNER)
+def zeros1(n):
+    """np.zeros(n) (float64). Kernels allocate zeros through these two: each distinct
+    np.zeros signature compiles NumPy's overload and its zero fill (0.4 s of the whole first
+    call for four signatures), these compile as two small link-only kernels."""
+    a = np.empty(n)
+    for k in range(n):
+        a[k] = 0.0
+    return a
+
+
+@numba.njit(**INNER)
+def zeros2(n, m):
+    """np.zeros((n, m)) (float64); see zeros1."""
+    a = np.empty((n, m))
+    _fill(a, 0.0)
+    return a
+
+
 @numba.njit(**JIT)
 def _alloc_factors(n_rows, n_cols):
     """Row chains: bg, binj, p (R, C), a_start, a_end, b_end (R,); columns: the same with (C,);
@@ -534,8 +553,8 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
     """
     n_rows, n_cols = g.shape
     z, pdir, q, _x, lane, vbuf, sbuf = work
-    zr = np.zeros(n_rows)
-    zc = np.zeros(n_cols)
+    zr = zeros1(n_rows)
+    zc = zeros1(n_cols)
     dummy = np.empty((0, 0))
     warm = x0.shape[0] > 0
     xs = x0  # where the current iterate is read from: x0 until the first update
@@ -789,7 +808,7 @@ def _outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
 @numba.njit(**INNER)
 def _wire_conductance(r):
     """1/r per line, 0 where r = 0 (merged lines carry no wire energy)."""
-    w = np.zeros(r.size)
+    w = zeros1(r.size)
     for l in range(r.size):
         if r[l] > 0.0:
             w[l] = 1.0 / r[l]

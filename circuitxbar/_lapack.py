@@ -80,9 +80,10 @@ def schur_update(yss, ysb, s, want_x):
     ch[1] = 78
     ch[2] = 84
     ch[3] = 82
-    iv = np.zeros(3, np.int32)  # m, nb, info
+    iv = np.empty(3, np.int32)  # m, nb, info (not np.zeros: see _kernels.zeros1)
     iv[0] = m
     iv[1] = nb
+    iv[2] = 0
     dv = np.empty(2)  # 1, -1
     dv[0] = 1.0
     dv[1] = -1.0

@@ -120,7 +120,7 @@ def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gd
         # fastmath), and the branch-free sinh_cosh vectorises with it.
         k = params[0]
         inv_k = 1.0 / k
-        lane = np.zeros(n_cols)
+        lane = K.zeros1(n_cols)
         for i in range(n_rows):
             for j in range(n_cols):
                 delta = dr[i, j] - dc[i, j]
@@ -198,14 +198,14 @@ def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
     (idev0, gd0, row factors, column factors, all finite, any current). Input-independent, so
     computed once per batch chunk rather than once per input."""
     n_rows, n_cols = gstate.shape
-    idev0 = np.zeros((n_rows, n_cols))
+    idev0 = K.zeros2(n_rows, n_cols)
     gd0 = np.empty((n_rows, n_cols))
     if code == SINH:
         # sinh gives no current at zero bias and its small-signal conductance is g: no exp
         K._copy(gstate, gd0)
         finite = True
     else:
-        zero = np.zeros((n_rows, n_cols))
+        zero = K.zeros2(n_rows, n_cols)
         none = np.empty((0, 0))
         _s, finite = _device_slope(code, params, table, gstate, gate, zero, zero, zero, zero,
                                    0.0, idev0, gd0, np.empty((n_rows, n_cols)), none, none)

@@ -134,8 +134,15 @@ def _leaf(g, wr, wc, i0, i1, j0, j1, keep, ids, weights):
     n_l, n_r, n_t, n_b = _sides(i0, i1, j0, j1, n_rows, n_cols, keep)
     n, nb = _leaf_size(i0, i1, j0, j1, n_rows, n_cols, keep)
     # node numbers: boundary first (left, right, top, bottom), the inner nodes after
-    row_id = np.full((h, w + 1), -1, dtype=np.int64)
-    col_id = np.full((h + 1, w), -1, dtype=np.int64)
+    # (np.empty and loops, not np.full / np.zeros: see K.zeros1)
+    row_id = np.empty((h, w + 1), np.int64)
+    col_id = np.empty((h + 1, w), np.int64)
+    for a in range(h + 1):
+        for b in range(w + 1):
+            if a < h:
+                row_id[a, b] = -1
+            if b < w:
+                col_id[a, b] = -1
     right = w if dang_r else w - 1
     bottom = h if dang_b else h - 1
     for a in range(h):
@@ -164,7 +171,7 @@ def _leaf(g, wr, wc, i0, i1, j0, j1, keep, ids, weights):
                 elif row_id[a, b] < 0 and (b % 2 == 1) == (group == 1):
                     row_id[a, b] = nxt
                     nxt -= 1
-    y = np.zeros((n, n))
+    y = K.zeros2(n, n)
     for a in range(h):
         for b in range(w):
             _link(y, row_id[a, b], col_id[a, b], g[i0 + a, j0 + b])
@@ -232,7 +239,7 @@ def merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, record):
             return s, MERGED_BY_BLAS
     # few shared nodes, or a shared block that Cholesky rejects (not positive definite: an
     # isolated group of nodes), which node-by-node elimination handles
-    y = np.zeros((nb + m, nb + m))
+    y = K.zeros2(nb + m, nb + m)
     whole = np.int64(0)  # not the literal 0, which would compile a second _scatter
     _scatter(ya, ca, ta, whole, y, y, y)
     _scatter(yb, cb, tb, whole, y, y, y)
@@ -315,9 +322,9 @@ def _blas_merge(ya, yb, ca, ta, cb, tb, nb, m, record):
     Y_ss = U^T U, W = U^-T Y_sb, S = Y_bb - W^T W (off-diagonals: sums of same-sign terms, as
     Y_bs <= 0 and Y_ss^-1 Y_sb <= 0). Returns (matrix, ok); not ok when the shared block is
     not positive definite. record: as in merge."""
-    s = np.zeros((nb, nb))
-    ysb = np.zeros((m, nb))
-    yss = np.zeros((m, m))
+    s = K.zeros2(nb, nb)
+    ysb = K.zeros2(m, nb)
+    yss = K.zeros2(m, m)
     _scatter(ya, ca, ta, nb, s, ysb, yss)
     _scatter(yb, cb, tb, nb, s, ysb, yss)
     _shared_diagonal(ysb, yss)
@@ -476,8 +483,11 @@ def compress(kind, op_n, op_nb, coef_off, coef):
     row: independent updates that overlap in the pipeline, where gathering the sources of one
     target waits on the previous addition into that same target every time (3 times slower)."""
     n_ops = kind.size
-    first_col = np.full(n_ops, -1, np.int64)
-    x_off = np.full(n_ops, -1, np.int64)
+    first_col = np.empty(n_ops, np.int64)  # (not np.full / np.zeros: see K.zeros1)
+    x_off = np.empty(n_ops, np.int64)
+    for k in range(n_ops):
+        first_col[k] = -1
+        x_off[k] = -1
     n_cols = 0
     n_x = 0
     for k in range(n_ops):
@@ -489,7 +499,9 @@ def compress(kind, op_n, op_nb, coef_off, coef):
         else:
             first_col[k] = n_cols
             n_cols += n
-    col_ptr = np.zeros(n_cols + 1, np.int64)
+    col_ptr = np.empty(n_cols + 1, np.int64)
+    for k in range(n_cols + 1):
+        col_ptr[k] = 0
     for k in range(n_ops):  # counts per source node
         n = op_n[k]
         nb = op_nb[k]
