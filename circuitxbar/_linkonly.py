@@ -9,7 +9,8 @@ first round is wasted work, about 4-5 s of the whole solver's 24 s first-call co
 ``LinkOnlyCompiler`` lowers such a kernel to LLVM IR, runs Numba's function-level passes on it
 (as for any function) and stops: its library is never optimised as a module, never added to the
 engine and never emitted. Callers link that IR and optimise it with their own code, exactly as
-before. The machine code that runs is the same (the solver's outputs are bitwise the same).
+before. The solver's outputs on the benchmarks are bitwise the same as with ordinary libraries
+(the callers' machine code differs only in what LLVM chose to inline).
 
 A link-only kernel has no entry point (its function pointer is null, as for any kernel compiled
 without the CPython wrapper), cannot be cached (there is no object code to save: ``INNER``

@@ -82,3 +82,17 @@ def test_every_inner_kernel_of_the_package_is_link_only():
                 assert kernel._compiler.pipeline_class is _linkonly.LinkOnlyCompiler, name
     assert seen >= 50
 
+
+
+def test_zero_allocators_fill_every_entry():
+    # the kernels' np.zeros stand-ins (np.empty and a loop): every entry written, over memory
+    # that a previous allocation of the same size left dirty
+    from circuitxbar import _kernels as K
+    from circuitxbar._config import python_twin
+
+    zeros1, zeros2 = python_twin(K.zeros1), python_twin(K.zeros2)
+    for _ in range(3):
+        np.full((37, 53), np.nan)  # dirty the allocator's free blocks
+        a, b = zeros1(37 * 53), zeros2(37, 53)
+        assert a.shape == (37 * 53,) and b.shape == (37, 53)
+        assert not a.any() and not b.any() and np.isfinite(b).all()
