@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 #: (case, size) -> {"impl": seconds per unit of work}; filled by the benchmarks
 RESULTS = {}
+#: lines for the run's summary, below the table (see note)
+NOTES = []
 
 
 def pytest_addoption(parser):
@@ -34,6 +36,11 @@ def pytest_generate_tests(metafunc):
 
 def record(case, size, impl, seconds, unit="input"):
     RESULTS.setdefault((case, size, unit), {})[impl] = seconds
+
+
+def note(line):
+    """A line for the run's summary, below the table (a figure's spread, say)."""
+    NOTES.append(line)
 
 
 def median_seconds(benchmark):
@@ -64,6 +71,8 @@ def pytest_terminal_summary(terminalreporter):
             tr.write_line(f"{case:34s} {size:5d} {unit:>8s} {fmt(ours, unit):>13s} "
                           f"{fmt(ref, unit):>13s} "
                           f"{ratio:>9s}  {ref_name}")
+    for line in NOTES:
+        tr.write_line(line)
 
 
 def fmt(value, unit="s"):

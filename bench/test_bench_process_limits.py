@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import RESULTS, full_run, record
+from conftest import RESULTS, full_run, note, record
 
 COMPILE_LIMIT_S = 20.0
 MEMORY_LIMIT_MB = 2048.0
@@ -62,8 +62,8 @@ def test_first_call_compile_time(request):
             assert t[path] > 0
     linear = float(np.median([t["linear"] for t in runs]))
     totals = [t["linear"] + t["transfer"] + t["newton"] + t["factorised"] for t in runs]
-    print("first-call compile, whole solver, each process: "
-          + ", ".join(f"{x:.2f} s" for x in totals))
+    note("first-call compile, whole solver, each process: "
+         + ", ".join(f"{x:.2f} s" for x in totals))
     record("first-call compile, linear solve", 0, "circuitxbar", linear, unit="process")
     record("first-call compile, whole solver", 0, "circuitxbar", float(np.median(totals)),
            unit="process")
