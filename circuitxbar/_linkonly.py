@@ -72,7 +72,8 @@ class RegisterLinkOnly(LoweringPass):
             "link-only kernel %r (called from other kernels only)" % fndesc.qualname,
             0, lowered.env, (library,))
         state.targetctx.insert_user_function(entry, fndesc, [library])
-        state.reload_init.extend(library._reload_init)
+        # (as Numba's lowering does from 0.60 on; 0.59's libraries have no reload list)
+        state.reload_init.extend(getattr(library, "_reload_init", ()))
         state.cr = compiler._LowerResult(fndesc, lowered.call_helper, cfunc=entry,
                                          env=lowered.env)
         return True
