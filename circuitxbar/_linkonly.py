@@ -27,6 +27,9 @@ import os
 from numba.core import codegen, compiler, typed_passes
 from numba.core.compiler_machinery import LoweringPass, register_pass
 
+#: set by CIRCUITXBAR_LINK_ONLY=0 (or false, no): INNER kernels compile the ordinary way
+SWITCHED_OFF = os.environ.get("CIRCUITXBAR_LINK_ONLY", "1") in ("0", "false", "no")
+
 try:
     from numba import _dynfunc
 
@@ -34,8 +37,7 @@ try:
               "_verify_declare_only_symbols")
     SUPPORTED = all(hasattr(codegen.JITCodeLibrary, h) for h in _HOOKS) and hasattr(
         compiler, "_LowerResult") and hasattr(_dynfunc, "make_function")
-    SUPPORTED = SUPPORTED and os.environ.get("CIRCUITXBAR_LINK_ONLY", "1") not in ("0", "false",
-                                                                                  "no")
+    SUPPORTED = SUPPORTED and not SWITCHED_OFF
 except ImportError:  # pragma: no cover - a Numba without these internals
     SUPPORTED = False
 

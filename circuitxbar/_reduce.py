@@ -134,15 +134,11 @@ def _leaf(g, wr, wc, i0, i1, j0, j1, keep, ids, weights):
     n_l, n_r, n_t, n_b = _sides(i0, i1, j0, j1, n_rows, n_cols, keep)
     n, nb = _leaf_size(i0, i1, j0, j1, n_rows, n_cols, keep)
     # node numbers: boundary first (left, right, top, bottom), the inner nodes after
-    # (np.empty and loops, not np.full / np.zeros: see K.zeros1)
+    # (np.empty and K._fill, not np.full: see K.zeros1)
     row_id = np.empty((h, w + 1), np.int64)
     col_id = np.empty((h + 1, w), np.int64)
-    for a in range(h + 1):
-        for b in range(w + 1):
-            if a < h:
-                row_id[a, b] = -1
-            if b < w:
-                col_id[a, b] = -1
+    K._fill(row_id, -1)
+    K._fill(col_id, -1)
     right = w if dang_r else w - 1
     bottom = h if dang_b else h - 1
     for a in range(h):

@@ -1,8 +1,6 @@
 """INNER kernels are compiled to LLVM IR only and linked into their callers (_linkonly): the
 callers' results, exceptions and caches behave as for ordinarily compiled kernels."""
 
-import os
-
 import numba
 import numpy as np
 import pytest
@@ -38,8 +36,7 @@ def _libraries(kernel):
 
 
 link_only = pytest.mark.skipif(
-    os.environ.get("CIRCUITXBAR_LINK_ONLY") in ("0", "false", "no"),
-    reason="link-only compilation switched off (CIRCUITXBAR_LINK_ONLY=0)")
+    _linkonly.SWITCHED_OFF, reason="link-only compilation switched off (CIRCUITXBAR_LINK_ONLY=0)")
 
 
 @link_only
@@ -81,7 +78,6 @@ def test_every_inner_kernel_of_the_package_is_link_only():
                 seen += 1
                 assert kernel._compiler.pipeline_class is _linkonly.LinkOnlyCompiler, name
     assert seen >= 50
-
 
 
 def test_zero_allocators_fill_every_entry():
