@@ -35,15 +35,18 @@ CHORD_REL = 1e-2
 
 
 @numba.njit(**INNER)
-def _direction(x, vr, vc, idev, dr, dc, w_row, w_col, g_left, g_right, g_top, g_bottom,
-               v_left, v_right, v_top, v_bottom, lanes):
-    """The Newton direction and what the line search needs of it, in one pass over the array.
+def _direction(x, xc, vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom, v_left,
+               v_right, v_top, v_bottom, lanes):
+    """What the line search needs of the Newton direction, in one pass that only reads.
 
-    On entry x holds the new row voltages and dc the new column voltages; on return
-    dr = x - vr and dc -= vc. Returns (largest |step|, a, b, s0): the wire and terminal part of
-    the co-content's slope along d, slope_lin(t) = a + b t, and the device part at t = 0,
-    s0 = sum idev (dr - dc). ``lanes`` (4, C) scratch: per-column partial sums keep the loops
-    vectorisable without reassociation (no fastmath).
+    The new point X = (x, xc) holds the new row and column voltages, the current point
+    V = (vr, vc). The direction d = (x - vr, xc - vc) is never stored: the line search evaluates
+    points (1 - t) V + t X from the two pairs (``_device_slope``). Returns (largest |d|, a, b,
+    s0): the wire and terminal part of the co-content's slope along d, slope_lin(t) = a + b t,
+    and the device part at t = 0, s0 = sum idev (d_r - d_c). ``lanes`` (4, C) scratch:
+    per-column partial sums keep the loops vectorisable without reassociation (no fastmath).
+    Rows run top to bottom: the same loops over rows in descending order ran at half the speed
+    (LLVM's vectorised code for them, measured on a 256 x 256 array).
     """
     n_rows, n_cols = vr.shape
     big, la, lb, ls = lanes[0], lanes[1], lanes[2], lanes[3]
@@ -54,39 +57,40 @@ def _direction(x, vr, vc, idev, dr, dc, w_row, w_col, g_left, g_right, g_top, g_
         ls[j] = 0.0
     a = 0.0
     b = 0.0
+    last = n_rows - 1
     for i in range(n_rows):
         for j in range(n_cols):
             d_r = x[i, j] - vr[i, j]
-            d_c = dc[i, j] - vc[i, j]
-            dr[i, j] = d_r
-            dc[i, j] = d_c
+            d_c = xc[i, j] - vc[i, j]
             big[j] = max(big[j], abs(d_r), abs(d_c))
             ls[j] += idev[i, j] * (d_r - d_c)
-        # wire terms in second loops over the rows just written (a loop that reads back
-        # dr[i, j - 1] written in the same pass does not vectorise)
         w = w_row[i]
         for j in range(n_cols - 1):
-            dd = dr[i, j + 1] - dr[i, j]
+            dd = (x[i, j + 1] - vr[i, j + 1]) - (x[i, j] - vr[i, j])
             la[j] += w * (vr[i, j + 1] - vr[i, j]) * dd
             lb[j] += w * dd * dd
         if i > 0:
             for j in range(n_cols):
-                dd = dc[i, j] - dc[i - 1, j]
+                dd = (xc[i, j] - vc[i, j]) - (xc[i - 1, j] - vc[i - 1, j])
                 la[j] += w_col[j] * (vc[i, j] - vc[i - 1, j]) * dd
                 lb[j] += w_col[j] * dd * dd
         if g_left[i] < INF:
-            a += g_left[i] * (vr[i, 0] - v_left[i]) * dr[i, 0]
-            b += g_left[i] * dr[i, 0] * dr[i, 0]
+            d = x[i, 0] - vr[i, 0]
+            a += g_left[i] * (vr[i, 0] - v_left[i]) * d
+            b += g_left[i] * d * d
         if g_right[i] < INF:
-            a += g_right[i] * (vr[i, n_cols - 1] - v_right[i]) * dr[i, n_cols - 1]
-            b += g_right[i] * dr[i, n_cols - 1] * dr[i, n_cols - 1]
+            d = x[i, n_cols - 1] - vr[i, n_cols - 1]
+            a += g_right[i] * (vr[i, n_cols - 1] - v_right[i]) * d
+            b += g_right[i] * d * d
     for j in range(n_cols):
         if g_top[j] < INF:
-            a += g_top[j] * (vc[0, j] - v_top[j]) * dc[0, j]
-            b += g_top[j] * dc[0, j] * dc[0, j]
+            d = xc[0, j] - vc[0, j]
+            a += g_top[j] * (vc[0, j] - v_top[j]) * d
+            b += g_top[j] * d * d
         if g_bottom[j] < INF:
-            a += g_bottom[j] * (vc[n_rows - 1, j] - v_bottom[j]) * dc[n_rows - 1, j]
-            b += g_bottom[j] * dc[n_rows - 1, j] * dc[n_rows - 1, j]
+            d = xc[last, j] - vc[last, j]
+            a += g_bottom[j] * (vc[last, j] - v_bottom[j]) * d
+            b += g_bottom[j] * d * d
     step_max = 0.0
     s0 = 0.0
     for j in range(n_cols):
@@ -98,22 +102,28 @@ def _direction(x, vr, vc, idev, dr, dc, w_row, w_col, g_left, g_right, g_top, g_
 
 
 @numba.njit(**INNER)
-def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gdev, inj,
+def _device_slope(code, params, table, gstate, gate, vr, vc, xr, xc, t, idev, gdev, inj,
                   vr_to, vc_to):
-    """Device part of the co-content's slope at V + t d; fills idev, gdev at that point and
-    inj = idev - gdev v, the current source of the devices linearised there (the next Newton
-    step's, when this point is accepted).
+    """Device part of the co-content's slope at the point (1 - t) V + t X between the pairs
+    V = (vr, vc) and X = (xr, xc); fills idev, gdev at that point and inj = idev - gdev v, the
+    current source of the devices linearised there (the next Newton step's, when this point is
+    accepted). Each cell's voltage is (1 - t) u0 + t u1 from its voltages u0 at V and u1 at X:
+    exactly u1 at t = 1 and u0 at t = 0, so a full step lands on X itself, bit for bit, and the
+    pair X becomes the current point without a pass to write it. X = V evaluates V. The slope
+    takes the step per cell as (xr - vr) - (xc - vc), differences of nearby voltages (exact
+    when within a factor of 2): u1 - u0 would carry the rounding of u0 and u1, which near
+    convergence (steps of 1e-10 V) decides the sign of the slope the line search reads.
 
-    vr_to, vc_to (R, C), unless empty: receive the point itself, vr + t dr and vc + t dc,
-    written while the row is in cache. The line search's last evaluation is the accepted
-    point, so a step then costs no pass of its own over the array (four arrays read, two
-    written).
+    vr_to, vc_to (R, C), unless empty: receive the point itself, written while the row is in
+    cache (the line search's last evaluation is the accepted point; only a step shorter than
+    the full one needs this).
 
     Returns (slope, all_finite)."""
     n_rows, n_cols = vr.shape
     s = 0.0
     finite = True
     move = vr_to.shape[0] > 0
+    t0 = 1.0 - t
     if code == SINH:
         # the common nonlinear model, inlined: the generic dispatch costs more than the sinh.
         # Per-column partial sums keep the loop vectorisable (no reassociation without
@@ -123,51 +133,51 @@ def _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t, idev, gd
         lane = K.zeros1(n_cols)
         for i in range(n_rows):
             for j in range(n_cols):
-                delta = dr[i, j] - dc[i, j]
-                v = vr[i, j] - vc[i, j] + t * delta
+                v = t0 * (vr[i, j] - vc[i, j]) + t * (xr[i, j] - xc[i, j])
                 sh, ch = sinh_cosh(k * v)
                 cur = gstate[i, j] * sh * inv_k
                 gd = gstate[i, j] * ch
                 idev[i, j] = cur
                 gdev[i, j] = gd
                 inj[i, j] = cur - gd * v
-                lane[j] += cur * delta
+                lane[j] += cur * ((xr[i, j] - vr[i, j]) - (xc[i, j] - vc[i, j]))
             if move:
-                _move_row(vr, vc, dr, dc, t, vr_to, vc_to, i)
+                _move_row(vr, vc, xr, xc, t, vr_to, vc_to, i)
         for j in range(n_cols):
             s += lane[j]
         return s, math.isfinite(s)
     for i in range(n_rows):
         for j in range(n_cols):
-            delta = dr[i, j] - dc[i, j]
-            v = vr[i, j] - vc[i, j] + t * delta
+            v = t0 * (vr[i, j] - vc[i, j]) + t * (xr[i, j] - xc[i, j])
             cur, dcur = cell_current(code, params, table, gstate[i, j], gate[i, j], v)
             if not (math.isfinite(cur) and math.isfinite(dcur)):
                 finite = False
             idev[i, j] = cur
             gdev[i, j] = dcur
             inj[i, j] = cur - dcur * v
-            s += cur * delta
+            s += cur * ((xr[i, j] - vr[i, j]) - (xc[i, j] - vc[i, j]))
         if move:
-            _move_row(vr, vc, dr, dc, t, vr_to, vc_to, i)
+            _move_row(vr, vc, xr, xc, t, vr_to, vc_to, i)
     return s, finite
 
 
 @numba.njit(**INNER)
-def _move_row(vr, vc, dr, dc, t, vr_to, vc_to, i):
-    """Row i of the point V + t d: vr_to = vr + t dr, vc_to = vc + t dc."""
+def _move_row(vr, vc, xr, xc, t, vr_to, vc_to, i):
+    """Row i of the point (1 - t) V + t X into (vr_to, vc_to)."""
+    t0 = 1.0 - t
     for j in range(vr.shape[1]):
-        vr_to[i, j] = vr[i, j] + t * dr[i, j]
-        vc_to[i, j] = vc[i, j] + t * dc[i, j]
+        vr_to[i, j] = t0 * vr[i, j] + t * xr[i, j]
+        vc_to[i, j] = t0 * vc[i, j] + t * xc[i, j]
 
 
 @numba.njit(**INNER)
 def _alloc_newton(n_rows, n_cols):
     """Scratch of one Newton solve, allocated once per thread chunk (fresh pages per input
     would cost page faults comparable to the solve): gd, inj, row factors, column factors,
-    factor scratch, CG workspace, dr, dc (R, C), lanes (4, C), and the chord step's factored
-    conductances and current source (R, C), and the spare pair of row and column voltages
-    (R, C) that a step writes its new point into."""
+    factor scratch, CG workspace, the pair of row and column voltages (R, C) that a Newton
+    step solves into, lanes (4, C), the chord step's factored conductances and current source
+    (R, C), and the spare pair (R, C) that a step shorter than the full one writes its new
+    point into."""
     row_c, col_c, fscratch = K._alloc_factors(n_rows, n_cols)
     return (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), row_c, col_c,
             fscratch, K._alloc_workspace(n_rows, n_cols), np.empty((n_rows, n_cols)),
@@ -224,9 +234,9 @@ def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
 def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 g_left, g_right, g_top, g_bottom, v_left, v_right, v_top, v_bottom,
                 rtol, newton_tol, max_iter, max_newton, vr, vc, idev, scratch, zero_bias):
-    """Solve one input. vr, vc (R, C) and the scratch's spare pair take turns holding the
-    current point (a step writes the new point into the other pair, no copy): the solution's
-    pair is returned. idev (R, C) receives the device currents; scratch from _alloc_newton.
+    """Solve one input. vr, vc (R, C) and the scratch's two pairs take turns holding the
+    current point (a full step's point is the pair its linear solve wrote, a shorter one is
+    written into the spare pair; none is copied): the solution's pair is returned. idev (R, C) receives the device currents; scratch from _alloc_newton.
 
     zero_bias (from _zero_bias): the devices linearised at zero bias and that network
     factorised, the same for every input, so the first step of each input reuses them.
@@ -237,9 +247,8 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     voltages; chord steps: how many of the steps kept the previous factors; vr, vc: the row and
     column voltages (one of the two pairs).
     """
-    gd, inj, row_c, col_c, fscratch, work, dr, dc, lanes, gd_fac, inj_chord, vr_to, vc_to = \
+    gd, inj, row_c, col_c, fscratch, work, xr, xc, lanes, gd_fac, inj_chord, vr_to, vc_to = \
         scratch
-    _z, _p, _q, x, _lane, _vbuf, _sbuf = work  # not work[3] (see _solve_linear_chunk)
     v_scale = 0.0
     for arr in (v_left, v_right, v_top, v_bottom):
         for k in range(arr.size):
@@ -259,9 +268,8 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                      v_bottom, inj0, none, vr, rtol, EARLY_FORCING, max_iter, work)
     total_it = it
     K._col_voltages(col_c0, vr, inj0, v_top, v_bottom, vc)
-    # at t = 0 the direction only enters as 0 * (dr - dc): any finite arrays will do (vr, vc
-    # themselves; zero-filled scratch would cost two passes over the array)
-    _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, vr, vc, 0.0, idev,
+    # the point itself: X = V
+    _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, vr, vc, 1.0, idev,
                                gd, inj, none, none)
     if not finite:
         return total_it, 0, rel, 1, False, 0, vr, vc
@@ -294,18 +302,17 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         # step's size is below newton_tol; 1e-12 against rtol's 1e-13 saves one CG iteration
         # on the sinh benchmark, KCL mismatch 6e-13)
         it, rel = K._pcg(g_lin, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top,
-                         v_bottom, inj_lin, vr, x, max(rtol, 0.1 * newton_tol), eta,
+                         v_bottom, inj_lin, vr, xr, max(rtol, 0.1 * newton_tol), eta,
                          max_iter, work)
         total_it += it
-        K._col_voltages(col_c, x, inj_lin, v_top, v_bottom, dc)
-        step_max, a, b, s0 = _direction(x, vr, vc, idev, dr, dc, w_row, w_col, g_left,
-                                        g_right, g_top, g_bottom, v_left, v_right, v_top,
-                                        v_bottom, lanes)
+        # the new point X = (xr, xc)
+        K._col_voltages(col_c, xr, inj_lin, v_top, v_bottom, xc)
+        step_max, a, b, s0 = _direction(xr, xc, vr, vc, idev, w_row, w_col, g_left, g_right,
+                                        g_top, g_bottom, v_left, v_right, v_top, v_bottom,
+                                        lanes)
         if step_max <= newton_tol * v_scale:
-            # converged: the last Newton step is below tolerance; apply it (it only helps)
-            for i in range(vr.shape[0]):
-                _move_row(vr, vc, dr, dc, 1.0, vr, vc, i)
-            return total_it, step, rel, 0, False, n_chord, vr, vc
+            # converged: the last Newton step is below tolerance; take it (it only helps)
+            return total_it, step, rel, 0, False, n_chord, xr, xc
         f0 = a + s0
         if f0 >= 0.0 and step_max > 1e-6 * v_scale:
             return total_it, step, rel, 3, False, n_chord, vr, vc
@@ -319,8 +326,11 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         for ls in range(61):
             if ls > 0:
                 t = 0.5 * (lo + hi) if f_hi == INF else (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
-            st, finite = _device_slope(code, params, table, gstate, gate, vr, vc, dr, dc, t,
-                                       idev, gd, inj, vr_to, vc_to)
+            # the full step lands on X itself; a shorter one is written into the spare pair
+            full = t == 1.0
+            st, finite = _device_slope(code, params, table, gstate, gate, vr, vc, xr, xc, t,
+                                       idev, gd, inj, none if full else vr_to,
+                                       none if full else vc_to)
             ft = a + b * t + st if finite else INF
             if ls == 0:
                 # f0 >= 0 only when the step is so small that rounding decides the slope's
@@ -343,9 +353,12 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 side = -1
         if not finite and f0 < 0.0:
             return total_it, step, rel, 1, False, n_chord, vr, vc
-        # the last evaluation was at the accepted t: it wrote that point into the other pair
-        vr, vr_to = vr_to, vr
-        vc, vc_to = vc_to, vc
+        # the last evaluation was at the accepted t: that point is X (full step) or the spare
+        # pair, and the old point's pair is free for the next step
+        if t == 1.0:
+            vr, vc, xr, xc = xr, xc, vr, vc
+        else:
+            vr, vc, vr_to, vc_to = vr_to, vc_to, vr, vc
         if t == 1.0 and (prev_step > 0.0 or chord):
             # Quadratic convergence predicts the next step as s_k^3 / s_{k-1}^2, a chord step's
             # linear convergence as change * s_k; the inexact inner solves (forcing FORCING
@@ -385,17 +398,16 @@ def _solve_nonlinear_chunk(
     none = np.empty((0, 0))
     for b in range(b_start, b_stop):
         vl, vrt, vt, vb = K._end_voltages(b_left, b_right, b_top, b_bottom, v_in[b], input_code)
-        # vr_a, vc_a and the scratch's spare pair are distinct buffers every time: the solution
-        # comes back in either pair
+        # vr_a, vc_a and the scratch's two pairs are distinct buffers every time: the solution
+        # comes back in any of the three
         it, nsteps, rel, st, current, n_chord, vr, vc = _newton_one(
             code, params, table, gstate, gate, r_row, r_col, w_row, w_col, g_left, g_right,
             g_top, g_bottom, vl, vrt, vt, vb, rtol, newton_tol, max_iter, max_newton, vr_a,
             vc_a, idev, scratch, zero_bias)
         if not current:
-            # device currents at the returned voltages (not at the last trial point); at t = 0
-            # the direction is any finite array, as at the start
+            # device currents at the returned voltages (not at the last trial point)
             _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, vr, vc,
-                                       0.0, idev, gd, inj, none, none)
+                                       1.0, idev, gd, inj, none, none)
             if not finite and st == 0:
                 st = 1
         kcl[b] = K._outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
