@@ -365,3 +365,67 @@ def test_matches_ngspice(n):
     fast = cx.solve(xbar, v)
     spice = spice_solve(xbar, v)
     assert rel_err(fast.i_out, spice.i_out) <= 1e-6
+
+
+def _row_chain_currents_one_row_at_a_time(vr, idev, w_row, g_left, g_right, v_left, v_right,
+                                          v_src):
+    """The row chains' KCL check written plainly, one row after another (the kernel
+    interleaves four rows; every row's own operations and their order are the same)."""
+    from circuitxbar._kernels import KCL_FLOOR
+
+    n_rows, n_cols = vr.shape
+    i_start, i_end = np.empty(n_rows), np.empty(n_rows)
+    power = mismatch = scale = 0.0
+    for i in range(n_rows):
+        total, vmax = 0.0, v_src
+        for j in range(n_cols):
+            total += idev[i, j]
+            vmax = max(vmax, abs(vr[i, j]))
+        w, start_ideal, end_ideal = w_row[i], g_left[i] == np.inf, g_right[i] == np.inf
+        a = 0.0 if start_ideal else g_left[i] * (v_left[i] - vr[i, 0])
+        e = 0.0 if end_ideal else g_right[i] * (vr[i, -1] - v_right[i])
+        if start_ideal and not end_ideal:
+            a = total + e
+        elif end_ideal and not start_ideal:
+            e = a - total
+        elif start_ideal and end_ideal:
+            a = idev[i, 0] + (vr[i, 0] - vr[i, 1]) * w
+            e = (vr[i, -2] - vr[i, -1]) * w - idev[i, -1]
+        i_start[i], i_end[i] = a, e
+        scale = max(scale, abs(a), abs(e))
+        seg, mm, pw = a, 0.0, 0.0
+        for j in range(n_cols - 1):
+            seg -= idev[i, j]
+            dv = vr[i, j] - vr[i, j + 1]
+            pw += w * dv * dv
+            if w > 0.0:
+                mm = max(mm, abs(seg - dv * w))
+        seg -= idev[i, -1]
+        power += pw
+        mismatch = max(mismatch, max(mm, abs(seg - e)) - KCL_FLOOR * vmax * w)
+    return (power, mismatch, scale), i_start, i_end
+
+
+@pytest.mark.parametrize("n_rows", [1, 2, 3, 4, 5, 7, 9])
+def test_row_kcl_check_interleaved_rows_match_one_row_at_a_time(n_rows):
+    # every terminal kind (ideal, resistive, open) at both ends and merged rows (w = 0), with
+    # row counts that leave 0-3 rows over after the groups of four
+    from circuitxbar import _kernels as K
+    from circuitxbar._config import python_twin
+
+    rng = np.random.default_rng(n_rows)
+    n_cols = 6
+    vr = rng.uniform(-0.3, 0.3, (n_rows, n_cols))
+    idev = rng.uniform(-1e-5, 1e-5, (n_rows, n_cols))
+    kinds = np.array([np.inf, 1e-3, 0.0])
+    g_left, g_right = kinds[np.arange(n_rows) % 3], kinds[(np.arange(n_rows) // 3) % 3]
+    w_row = np.where(np.arange(n_rows) % 4 == 2, 0.0, rng.uniform(0.5, 2.0, n_rows))
+    v_left, v_right = rng.uniform(0, 0.3, n_rows), rng.uniform(0, 0.3, n_rows)
+    i_start, i_end = np.empty(n_rows), np.empty(n_rows)
+    got = python_twin(K._row_chain_currents)(vr, idev, w_row, g_left, g_right, v_left, v_right,
+                                             i_start, i_end, 0.3)
+    want, want_start, want_end = _row_chain_currents_one_row_at_a_time(
+        vr, idev, w_row, g_left, g_right, v_left, v_right, 0.3)
+    assert got == want
+    np.testing.assert_array_equal(i_start, want_start)
+    np.testing.assert_array_equal(i_end, want_end)
