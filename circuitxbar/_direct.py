@@ -134,6 +134,8 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
     sh0 = np.empty((n_cols, nbat))
     shl = np.empty((n_cols, nbat))
     acc = K.zeros2(8, nbat)  # per input: the sums and maxima below
+    row_lanes = np.empty((3, nbat))  # per input: a row chain's segment current, mismatch, power
+    seg_r, mm_b, pw_b = row_lanes[0], row_lanes[1], row_lanes[2]
     p_dev, scale, p_row, mm_r = acc[0], acc[1], acc[2], acc[3]
     p_col, mm_c, tot, vmax = acc[4], acc[5], acc[6], acc[7]
     # the current into each line's start terminal, per input (for the terminal powers)
@@ -190,18 +192,25 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
             in_r[b, i] = a
             t_right[b, i] = e
             scale[b] = max(scale[b], abs(a), abs(e))
-            seg = a
-            mm = 0.0
-            pw = 0.0
-            for j in range(last):
-                seg -= idev[j, b]
+            seg_r[b] = a
+            mm_b[b] = 0.0
+            pw_b[b] = 0.0
+        # the segments, each input's chain in its own lane: inputs inner (contiguous), so the
+        # loop vectorises, where one input's chain at a time waited on every operation's
+        # latency; every input's operations and their order are unchanged
+        for j in range(last):
+            for b in range(nbat):
+                seg_r[b] -= idev[j, b]
                 dv = vr[j, b] - vr[j + 1, b]
-                pw += w * dv * dv
-                if w > 0.0:
-                    mm = max(mm, abs(seg - dv * w))
-            seg -= idev[last, b]
-            mm = max(mm, abs(seg - e))
-            p_row[b] += pw
+                pw_b[b] += w * dv * dv
+            if w > 0.0:
+                for b in range(nbat):
+                    dv = vr[j, b] - vr[j + 1, b]
+                    mm_b[b] = max(mm_b[b], abs(seg_r[b] - dv * w))
+        for b in range(nbat):
+            seg = seg_r[b] - idev[last, b]
+            mm = max(mm_b[b], abs(seg - t_right[b, i]))
+            p_row[b] += pw_b[b]
             # mismatch beyond the chain's rounding floor (see _kernels._chain_currents)
             mm_r[b] = max(mm_r[b], mm - K.KCL_FLOOR * vmax[b] * w)
     # column end currents (as _kernels._chain_currents with sign -1)
