@@ -704,7 +704,7 @@ def _row_chain_currents(vr, idev, w_row, g_left, g_right, v_left, v_right, i_sta
 
     Each row's sums and maxima run along the row, one dependent operation per cell, so rows go
     four at a time, interleaved: the processor overlaps the four chains (one row at a time
-    waited on each operation's latency: 139 -> 75 us at 256 x 256). A group's rows past the
+    waited on each operation's latency: 139 -> 94 us at 256 x 256). A group's rows past the
     last repeat the last row (computed twice, stored once). Every row's operations and their
     order are those of one row alone."""
     n_rows, n_cols = vr.shape

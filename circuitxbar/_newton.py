@@ -236,7 +236,8 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 rtol, newton_tol, max_iter, max_newton, vr, vc, idev, scratch, zero_bias):
     """Solve one input. vr, vc (R, C) and the scratch's two pairs take turns holding the
     current point (a full step's point is the pair its linear solve wrote, a shorter one is
-    written into the spare pair; none is copied): the solution's pair is returned. idev (R, C) receives the device currents; scratch from _alloc_newton.
+    written into the spare pair; none is copied): the solution's pair is returned. idev (R, C)
+    receives the device currents; scratch from _alloc_newton.
 
     zero_bias (from _zero_bias): the devices linearised at zero bias and that network
     factorised, the same for every input, so the first step of each input reuses them.
