@@ -203,10 +203,8 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
                 seg_r[b] -= idev[j, b]
                 dv = vr[j, b] - vr[j + 1, b]
                 pw_b[b] += w * dv * dv
-            if w > 0.0:
-                for b in range(nbat):
-                    dv = vr[j, b] - vr[j + 1, b]
-                    mm_b[b] = max(mm_b[b], abs(seg_r[b] - dv * w))
+                # merged rows (w = 0) have no Ohm's-law current to compare
+                mm_b[b] = max(mm_b[b], abs(seg_r[b] - dv * w)) if w > 0.0 else mm_b[b]
         for b in range(nbat):
             seg = seg_r[b] - idev[last, b]
             mm = max(mm_b[b], abs(seg - t_right[b, i]))
