@@ -17,6 +17,14 @@ without the CPython wrapper), cannot be cached (there is no object code to save:
 kernels are not cached; their callers are, with the inner code inside) and cannot be inspected
 with ``inspect_asm``; tests run its ``python_twin``.
 
+Nor does it have a Numba environment: nothing sets the environment pointer that Numba reads
+for ``print`` and for an exception with run-time arguments (only ``get_executable`` does, for
+libraries added to the engine). Measured: ``print`` in a link-only kernel fails with "missing
+Environment" and hangs the process when the caller is nogil; ``raise ValueError("bad", x)``
+comes out as a RuntimeError ("Error creating Python tuple from runtime exception arguments").
+The kernels use neither (a constant-argument raise is fine); to debug one with ``print``, set
+``CIRCUITXBAR_LINK_ONLY=0``.
+
 This subclasses two private hooks of Numba's ``JITCodeLibrary``. ``SUPPORTED`` is False where a
 Numba release lacks them, or where ``CIRCUITXBAR_LINK_ONLY=0`` is set (the escape hatch should
 a Numba release change what they do), and ``INNER`` kernels then compile the ordinary way.
