@@ -146,6 +146,8 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
         v_src[b] = K.source_scale(g_left, g_right, g_top, g_bottom, vl[b], vrt[b], vt[b], vb[b])
         for j in range(n_cols):
             vmax_c[j, b] = v_src[b]
+    # a row chain's last, second and second-last nodes (for its terminal currents)
+    last, second, penult = n_cols - 1, min(1, n_cols - 1), max(n_cols - 2, 0)
     for i in range(n_rows):
         _gather_row(u, position, i, n_rows, n_cols, vr, vc)
         for j in range(n_cols):
@@ -160,9 +162,9 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
         if i == 0:
             K._copy(vc, vc0)
             K._copy(idev, sh0)
-        if i == 1:
+        if i == min(1, n_rows - 1):
             K._copy(vc, vc1)
-        if i == n_rows - 2:
+        if i == max(n_rows - 2, 0):
             K._copy(vc, vcp)
         if i == n_rows - 1:
             K._copy(vc, vcl)
@@ -176,19 +178,10 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
             for b in range(nbat):
                 tot[b] += idev[j, b]
                 vmax[b] = max(vmax[b], abs(vr[j, b]))
-        start_ideal = g_left[i] == INF
-        end_ideal = g_right[i] == INF
-        last = n_cols - 1
         for b in range(nbat):
-            a = 0.0 if start_ideal else g_left[i] * (vl[b, i] - vr[0, b])
-            e = 0.0 if end_ideal else g_right[i] * (vr[last, b] - vrt[b, i])
-            if start_ideal and not end_ideal:
-                a = tot[b] + e
-            elif end_ideal and not start_ideal:
-                e = a - tot[b]
-            elif start_ideal and end_ideal:
-                a = idev[0, b] + (vr[0, b] - vr[1, b]) * w
-                e = (vr[last - 1, b] - vr[last, b]) * w - idev[last, b]
+            a, e = K._terminal_currents(g_left[i], g_right[i], vl[b, i], vrt[b, i], vr[0, b],
+                                        vr[second, b], vr[penult, b], vr[last, b], idev[0, b],
+                                        idev[last, b], tot[b], w)
             in_r[b, i] = a
             t_right[b, i] = e
             scale[b] = max(scale[b], abs(a), abs(e))
@@ -214,19 +207,12 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
     # column end currents (as _kernels._chain_currents with sign -1)
     seg_c = np.empty((n_cols, nbat))
     for j in range(n_cols):
-        start_ideal = g_top[j] == INF
-        end_ideal = g_bottom[j] == INF
         w = w_col[j]
         for b in range(nbat):
-            a = 0.0 if start_ideal else g_top[j] * (vt[b, j] - vc0[j, b])
-            e = 0.0 if end_ideal else g_bottom[j] * (vcl[j, b] - vb[b, j])
-            if start_ideal and not end_ideal:
-                a = tot_c[j, b] + e
-            elif end_ideal and not start_ideal:
-                e = a - tot_c[j, b]
-            elif start_ideal and end_ideal:
-                a = -sh0[j, b] + (vc0[j, b] - vc1[j, b]) * w
-                e = (vcp[j, b] - vcl[j, b]) * w + shl[j, b]
+            # the current leaving a column node through its cell is -idev
+            a, e = K._terminal_currents(g_top[j], g_bottom[j], vt[b, j], vb[b, j], vc0[j, b],
+                                        vc1[j, b], vcp[j, b], vcl[j, b], -sh0[j, b],
+                                        -shl[j, b], tot_c[j, b], w)
             in_c[b, j] = a
             t_bottom[b, j] = e
             seg_c[j, b] = a

@@ -641,18 +641,11 @@ def _chain_currents(v, shunt, sign, w, gs, ge, vs, ve, i_start, i_end, lane, v_s
             total[l] += sign * shunt[k, l]
             vmax[l] = max(vmax[l], abs(v[k, l]))
     scale = 0.0
+    second, penult = min(1, n - 1), max(n - 2, 0)
     for l in range(m):
-        start_ideal = gs[l] == INF
-        end_ideal = ge[l] == INF
-        a = 0.0 if start_ideal else gs[l] * (vs[l] - v[0, l])
-        e = 0.0 if end_ideal else ge[l] * (v[n - 1, l] - ve[l])
-        if start_ideal and not end_ideal:
-            a = total[l] + e
-        elif end_ideal and not start_ideal:
-            e = a - total[l]
-        elif start_ideal and end_ideal:  # validated: w > 0 and n >= 2
-            a = sign * shunt[0, l] + (v[0, l] - v[1, l]) * w[l]
-            e = (v[n - 2, l] - v[n - 1, l]) * w[l] - sign * shunt[n - 1, l]
+        a, e = _terminal_currents(gs[l], ge[l], vs[l], ve[l], v[0, l], v[second, l],
+                                  v[penult, l], v[n - 1, l], sign * shunt[0, l],
+                                  sign * shunt[n - 1, l], total[l], w[l])
         i_start[l] = a
         i_end[l] = e
         seg[l] = a
@@ -679,22 +672,37 @@ def _chain_currents(v, shunt, sign, w, gs, ge, vs, ve, i_start, i_end, lane, v_s
 
 
 @numba.njit(**INNER)
-def _row_ends(vr, idev, i, total, w, g_left, g_right, v_left, v_right):
-    """Row chain i's terminal currents (in at the left, out at the right) [A] from its cells'
-    total current ``total`` (see _chain_currents)."""
-    n_cols = vr.shape[1]
-    start_ideal = g_left[i] == INF
-    end_ideal = g_right[i] == INF
-    a = 0.0 if start_ideal else g_left[i] * (v_left[i] - vr[i, 0])
-    e = 0.0 if end_ideal else g_right[i] * (vr[i, n_cols - 1] - v_right[i])
+def _terminal_currents(gs, ge, vs, ve, v_first, v_second, v_penult, v_last, out_first,
+                       out_last, total, w):
+    """One chain's terminal currents (in at its start, out at its end) [A], the rule every
+    KCL check shares. gs, ge: the end terminals' conductances (inf = ideal), vs, ve: their
+    source voltages; v_first, v_second, v_penult, v_last: the chain's first, second, second-last
+    and last node voltages; out_first, out_last: the current leaving the first and last node
+    through its cell, total: that current summed over the chain; w: the wire conductance.
+    A resistive end's current is Ohm's law across its terminal; an ideal end's follows from
+    the chain's KCL, or, with both ends ideal, from its end segment (validated: w > 0 and at
+    least two nodes)."""
+    start_ideal = gs == INF
+    end_ideal = ge == INF
+    a = 0.0 if start_ideal else gs * (vs - v_first)
+    e = 0.0 if end_ideal else ge * (v_last - ve)
     if start_ideal and not end_ideal:
         a = total + e
     elif end_ideal and not start_ideal:
         e = a - total
-    elif start_ideal and end_ideal:  # validated: w > 0 and C >= 2
-        a = idev[i, 0] + (vr[i, 0] - vr[i, 1]) * w
-        e = (vr[i, n_cols - 2] - vr[i, n_cols - 1]) * w - idev[i, n_cols - 1]
+    elif start_ideal and end_ideal:
+        a = out_first + (v_first - v_second) * w
+        e = (v_penult - v_last) * w - out_last
     return a, e
+
+
+@numba.njit(**INNER)
+def _row_ends(vr, idev, i, total, w, g_left, g_right, v_left, v_right):
+    """Row chain i's terminal currents (_terminal_currents) from its cells' total current."""
+    last = vr.shape[1] - 1
+    return _terminal_currents(g_left[i], g_right[i], v_left[i], v_right[i], vr[i, 0],
+                              vr[i, min(1, last)], vr[i, max(last - 1, 0)], vr[i, last],
+                              idev[i, 0], idev[i, last], total, w)
 
 
 @numba.njit(**INNER)
