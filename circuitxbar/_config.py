@@ -25,6 +25,9 @@ CACHE = os.environ.get("CIRCUITXBAR_NO_CACHE", "") not in ("1", "true", "yes")
 #: type and index (0.3-0.5 s in all), so kernels unpack such tuples instead.
 JIT = dict(nogil=True, cache=CACHE, fastmath=False, error_model="numpy", no_cfunc_wrapper=True,
            no_rewrites=True)
+#: LLVM's loop unrolling off for every kernel (``_linkonly``: compile time, no speed lost)
+if _linkonly.TUNED:
+    JIT.update(pipeline_class=_linkonly.TunedCompiler)
 
 # Compile time (issue 5). Numba builds machine code for every kernel's own library and again
 # inside every caller that links it, so a kernel deep in the call tree was compiled several times.
@@ -42,19 +45,21 @@ if _linkonly.SUPPORTED:
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def drop_stale_caches(sources, marker=None):
+def drop_stale_caches(sources, marker=None, settings=None):
     """Delete cached machine code when any kernel source changed since it was compiled.
 
     Numba checks a cached function against its own source file only, but the machine code of a
     kernel includes the kernels it calls from other modules: after an edit to ``_kernels.py``,
     a cached ``_newton`` kernel would still run the old ``_kernels`` code (and crash when a
-    workspace layout changed). One digest over all kernel sources guards them together.
-    Called from ``circuitxbar/__init__.py`` before any kernel runs (Numba loads caches lazily).
+    workspace layout changed). One digest over all kernel sources guards them together, and
+    over ``settings`` (default: the LLVM pipeline setting, ``_linkonly.TUNED``). Called from ``circuitxbar/__init__.py`` before any kernel runs (Numba loads caches lazily).
     """
     if not CACHE:
         return
     paths = sorted({os.path.realpath(p) for p in sources if os.path.exists(p)})
     digest = hashlib.sha256()
+    # settings that change the machine code as much as a source edit does (the LLVM pipeline)
+    digest.update((f"tuned={_linkonly.TUNED}" if settings is None else settings).encode())
     for path in paths:
         with open(path, "rb") as fh:
             digest.update(fh.read())

@@ -1,4 +1,5 @@
-"""A Numba compile pipeline for kernels that only other kernels call (issue 5, compile time).
+"""The Numba compile pipelines of the kernels (issue 5, compile time): link-only kernels, and
+LLVM's loop unrolling switched off for every kernel.
 
 Numba turns every function it compiles into machine code: it optimises the function's module,
 adds it to the JIT engine and emits code for it. A kernel called from another kernel is then
@@ -25,11 +26,21 @@ comes out as a RuntimeError ("Error creating Python tuple from runtime exception
 The kernels use neither (a constant-argument raise is fine); to debug one with ``print``, set
 ``CIRCUITXBAR_LINK_ONLY=0``.
 
+**No loop unrolling.** Every kernel (``TunedCompiler`` for those Python calls, the link-only
+ones too) is optimised at Numba's level with LLVM's loop unrolling off. Unrolling multiplied the
+code LLVM optimises and emits (vectorised loops unrolled again, each with its remainder loops)
+for no speed: measured on the whole solver's first-call compile, 23.5 -> 21.4 s (medians of 3,
+alternating), with the benchmarks' speed unchanged or better (bench/README.md). The one loop
+whose vectorisation needed it (the Taylor series of ``devices.kernels._horner_expm1``, a loop
+inside the per-cell loop) is written out term by term. ``CIRCUITXBAR_LOOP_UNROLL=1`` restores
+Numba's default; kernels cached under the other setting are recompiled (``_config``).
+
 This subclasses two private hooks of Numba's ``JITCodeLibrary``. ``SUPPORTED`` is False where a
 Numba release lacks them, or where ``CIRCUITXBAR_LINK_ONLY=0`` is set (the escape hatch should
 a Numba release change what they do), and ``INNER`` kernels then compile the ordinary way.
 """
 
+import contextlib
 import os
 
 from numba.core import codegen, compiler, typed_passes
@@ -50,7 +61,71 @@ except ImportError:  # pragma: no cover - a Numba without these internals
     SUPPORTED = False
 
 
-class LinkOnlyLibrary(codegen.JITCodeLibrary):
+#: set by CIRCUITXBAR_LOOP_UNROLL=1 (or true, yes): Numba's default LLVM pipeline, unrolling on
+LOOP_UNROLL = os.environ.get("CIRCUITXBAR_LOOP_UNROLL", "0") in ("1", "true", "yes")
+
+try:
+    import llvmlite.binding as _llvm
+
+    # Numba's new-pass-manager pipelines (0.61 and later) build every pass builder through
+    # codegen.create_pass_builder; earlier releases cannot be tuned this way
+    TUNED = (hasattr(codegen, "create_pass_builder")
+             and hasattr(_llvm, "create_pipeline_tuning_options") and not LOOP_UNROLL)
+except ImportError:  # pragma: no cover
+    TUNED = False
+
+
+def _pass_builder_without_unrolling(tm, opt=2, loop_vectorize=False, slp_vectorize=False):
+    """numba.core.llvm_bindings.create_pass_builder with loop unrolling off."""
+    pto = _llvm.create_pipeline_tuning_options()
+    pto.speed_level = opt
+    pto.slp_vectorization = slp_vectorize
+    pto.loop_vectorization = loop_vectorize
+    pto.loop_unrolling = False
+    return _llvm.create_pass_builder(tm, pto)
+
+
+@contextlib.contextmanager
+def _without_unrolling():
+    """Numba's pass builders without loop unrolling, for one library's optimisation. Numba
+    optimises under its global compiler lock, so no other compilation sees the swap."""
+    if not TUNED:
+        yield
+        return
+    default = codegen.create_pass_builder
+    codegen.create_pass_builder = _pass_builder_without_unrolling
+    try:
+        yield
+    finally:
+        codegen.create_pass_builder = default
+
+
+class TunedLibrary(codegen.JITCodeLibrary):
+    """A code library optimised without loop unrolling (see the module docstring)."""
+
+    def _optimize_functions(self, ll_module):
+        with _without_unrolling():
+            super()._optimize_functions(ll_module)
+
+    def _optimize_final_module(self):
+        with _without_unrolling():
+            super()._optimize_final_module()
+
+
+class TunedCompiler(compiler.CompilerBase):
+    """Numba's nopython pipeline into a ``TunedLibrary``: the kernels that Python calls."""
+
+    def define_pipelines(self):
+        state = self.state
+        state.library = TunedLibrary(state.targetctx.codegen(), state.func_id.func_qualname)
+        # as Numba's lowering does for the library it creates: kernels are cached on disk
+        state.library.enable_object_caching()
+        pm = compiler.DefaultPassBuilder.define_nopython_pipeline(state)
+        pm.finalize()
+        return [pm]
+
+
+class LinkOnlyLibrary(TunedLibrary):
     """A code library whose IR is only ever linked into callers' libraries."""
 
     def _optimize_final_module(self):

@@ -85,12 +85,24 @@ _INV_FACT = tuple(1.0 / math.factorial(k) for k in range(1, 17))
 @numba.njit(**INNER)
 def _horner_expm1(r):
     """(e^r - 1) / r for -1e-15 < r < ln 2 by its Taylor series to r^15 (the first term left
-    out is below 2e-16 relative at r = ln 2)."""
-    f = _INV_FACT
-    acc = _mul_add(r, f[15], f[14])
-    for k in range(13, -1, -1):  # unrolled by LLVM: the bounds are constants
-        acc = _mul_add(r, acc, f[k])
-    return acc
+    out is below 2e-16 relative at r = ln 2). Written out term by term: the loop that stood
+    here relied on LLVM unrolling it, and the solver compiles with loop unrolling off."""
+    f0, f1, f2, f3, f4, f5, f6, f7, f8, f9, f10, f11, f12, f13, f14, f15 = _INV_FACT
+    acc = _mul_add(r, f15, f14)
+    acc = _mul_add(r, acc, f13)
+    acc = _mul_add(r, acc, f12)
+    acc = _mul_add(r, acc, f11)
+    acc = _mul_add(r, acc, f10)
+    acc = _mul_add(r, acc, f9)
+    acc = _mul_add(r, acc, f8)
+    acc = _mul_add(r, acc, f7)
+    acc = _mul_add(r, acc, f6)
+    acc = _mul_add(r, acc, f5)
+    acc = _mul_add(r, acc, f4)
+    acc = _mul_add(r, acc, f3)
+    acc = _mul_add(r, acc, f2)
+    acc = _mul_add(r, acc, f1)
+    return _mul_add(r, acc, f0)
 
 
 @numba.njit(**INNER)

@@ -46,6 +46,18 @@ def test_an_edit_to_any_kernel_source_drops_every_cache(tmp_path):
     assert not any(f.exists() for f in caches)
 
 
+def test_a_change_of_compile_settings_drops_every_cache(tmp_path):
+    # CIRCUITXBAR_LOOP_UNROLL changes the machine code of unchanged sources
+    sources, caches, marker = _layout(tmp_path)
+    drop_stale_caches(sources, marker, settings="tuned=True")
+    for f in caches:
+        f.write_text("recompiled")
+    drop_stale_caches(sources, marker, settings="tuned=True")
+    assert all(f.exists() for f in caches)
+    drop_stale_caches(sources, marker, settings="tuned=False")
+    assert not any(f.exists() for f in caches)
+
+
 def _package_sources():
     """(module name, path) of every source file of circuitxbar and circuitxbar.devices."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(circuitxbar.__file__)))

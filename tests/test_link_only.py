@@ -92,3 +92,30 @@ def test_zero_allocators_fill_every_entry():
         a, b = zeros1(37 * 53), zeros2(37, 53)
         assert a.shape == (37 * 53,) and b.shape == (37, 53)
         assert not a.any() and not b.any() and np.isfinite(b).all()
+
+
+def _sum8(a):
+    t = 0.0
+    for k in range(8):  # a constant trip count: LLVM's default pipeline unrolls it fully
+        t += a[k]
+    return t
+
+
+def _fadds(kernel):
+    (sig,) = kernel.signatures
+    return kernel.inspect_llvm(sig).count("fadd double")
+
+
+@pytest.mark.skipif(not _linkonly.TUNED, reason="this Numba's LLVM pipeline cannot be tuned")
+def test_kernels_compile_without_loop_unrolling():
+    assert JIT["pipeline_class"] is _linkonly.TunedCompiler
+    ours = numba.njit(**LOCAL_JIT)(_sum8)
+    default = numba.njit(cache=False)(_sum8)  # Numba's own pipeline, outside the package's
+    a = np.arange(1.0, 9.0)
+    assert ours(a) == default(a) == 36.0
+    (cres,) = ours.overloads.values()
+    assert isinstance(cres.library, _linkonly.TunedLibrary)
+    # ours keeps the loop (one addition in its body); the default, compiled after ours, still
+    # unrolls (the tuning does not leak out of the package's own libraries)
+    assert _fadds(ours) == 1
+    assert _fadds(default) >= 8
