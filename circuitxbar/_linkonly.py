@@ -117,9 +117,10 @@ class TunedCompiler(compiler.CompilerBase):
 
     def define_pipelines(self):
         state = self.state
-        state.library = TunedLibrary(state.targetctx.codegen(), state.func_id.func_qualname)
-        # as Numba's lowering does for the library it creates: kernels are cached on disk
-        state.library.enable_object_caching()
+        if state.library is None:  # (a library handed in by Numba's caller is kept as it is)
+            state.library = TunedLibrary(state.targetctx.codegen(), state.func_id.func_qualname)
+            # as Numba's lowering does for the library it creates: kernels are cached on disk
+            state.library.enable_object_caching()
         pm = compiler.DefaultPassBuilder.define_nopython_pipeline(state)
         pm.finalize()
         return [pm]
