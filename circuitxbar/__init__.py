@@ -35,6 +35,12 @@ def kernel_sources():
     return [os.path.join(here, name) for name in names] + [_device_kernels.__file__]
 
 
+def _keep_freed_memory():
+    from circuitxbar import _memory
+
+    _memory.IN_EFFECT = _memory.keep_freed_memory()
+
+
 def _guard_kernel_caches():
     from circuitxbar import _config
 
@@ -42,3 +48,4 @@ def _guard_kernel_caches():
 
 
 _guard_kernel_caches()
+_keep_freed_memory()
