@@ -24,14 +24,15 @@ __version__ = "0.1.0"
 
 def kernel_sources():
     """Every source file whose code ends up in a compiled kernel (the cache guard's list).
-    _config.py is included because Numba's cache key ignores the compile flags set there."""
+    _config.py and _linkonly.py are included because Numba's cache key ignores the compile
+    flags and the LLVM pipeline they set."""
     import os
 
     from circuitxbar.devices import kernels as _device_kernels
 
     here = os.path.dirname(os.path.abspath(__file__))
-    names = ("_kernels.py", "_newton.py", "_config.py", "_reduce.py", "_lapack.py", "_direct.py",
-             "_intrinsics.py")
+    names = ("_kernels.py", "_newton.py", "_config.py", "_linkonly.py", "_reduce.py", "_lapack.py",
+             "_direct.py", "_intrinsics.py")
     return [os.path.join(here, name) for name in names] + [_device_kernels.__file__]
 
 

@@ -75,8 +75,16 @@ except ImportError:  # pragma: no cover
     TUNED = False
 
 
-def _pass_builder_without_unrolling(tm, opt=2, loop_vectorize=False, slp_vectorize=False):
-    """numba.core.llvm_bindings.create_pass_builder with loop unrolling off."""
+_NUMBA_PASS_BUILDER = getattr(codegen, "create_pass_builder", None)
+
+
+def _pass_builder_without_unrolling(tm, opt=2, loop_vectorize=False, slp_vectorize=False,
+                                    **other):
+    """numba.core.llvm_bindings.create_pass_builder with loop unrolling off (Numba's own,
+    untuned, should a later release pass options this does not know)."""
+    if other:
+        return _NUMBA_PASS_BUILDER(tm, opt=opt, loop_vectorize=loop_vectorize,
+                                   slp_vectorize=slp_vectorize, **other)
     pto = _llvm.create_pipeline_tuning_options()
     pto.speed_level = opt
     pto.slp_vectorization = slp_vectorize
