@@ -14,8 +14,9 @@ from circuitxbar import _linkonly
 
 CACHE = os.environ.get("CIRCUITXBAR_NO_CACHE", "") not in ("1", "true", "yes")
 
-#: options of every kernel called from Python. nogil: batches run one chunk per Python thread in
-#: parallel (solver.run_chunked), which compiles far faster than ``parallel=True`` and ``prange``.
+#: options of every kernel called from Python. nogil: batches run one call per Python thread in
+#: parallel (solver.run_shared, run_chunked), which compiles far faster than ``parallel=True``
+#: and ``prange``.
 #: No C-callback wrapper: no kernel is ever passed as a first-class function.
 #: No IR rewrites: their main work is fusing array expressions, which no kernel has (explicit
 #: loops throughout; one written later would still compute the same, unfused). Skipping them

@@ -1,5 +1,6 @@
-"""Two LLVM operations Numba does not expose, for the kernels: an IEEE bit cast and a fused
-multiply-add. Both compile inline, so loops that use them still vectorise and cache."""
+"""LLVM operations Numba does not expose, for the kernels: an IEEE bit cast, a fused
+multiply-add and an atomic counter. All compile inline, so loops that use them still vectorise
+and cache."""
 
 from llvmlite import ir
 from numba.core import types
@@ -32,3 +33,18 @@ def _mul_add(typingctx, a, b, c):
         return builder.call(fn, args)
 
     return types.float64(types.float64, types.float64, types.float64), codegen
+
+
+@intrinsic
+def _take_next(typingctx, counter):
+    """Atomically counter[0] += 1, returning the value before: the threads of one batch hand
+    out its inputs one at a time this way (solver.run_shared). counter: int64 array."""
+    if not (isinstance(counter, types.Array) and counter.dtype == types.int64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        one = ir.Constant(ir.IntType(64), 1)
+        return builder.atomic_rmw("add", ary.data, one, "seq_cst")
+
+    return types.int64(counter), codegen

@@ -28,6 +28,7 @@ import numba
 import numpy as np
 
 from circuitxbar._config import INNER, JIT
+from circuitxbar._intrinsics import _take_next
 
 INF = math.inf
 #: the KCL check's rounding floor per volt of voltage scale and siemens of wire conductance
@@ -882,14 +883,16 @@ def _end_voltages(b_left, b_right, b_top, b_bottom, v_in, input_code):
 @numba.njit(**JIT)
 def _solve_linear_chunk(
     g, row_c, col_c, r_row, r_col, g_left, g_right, g_top, g_bottom,
-    b_left, b_right, b_top, b_bottom, input_code, v_in, rtol, max_iter, b_start, b_stop,
+    b_left, b_right, b_top, b_bottom, input_code, v_in, rtol, max_iter, next_input, b_stop,
     vr_out, vc_out, idev_out, t_left, t_right, t_top, t_bottom, powers, iters, resid, kcl,
 ):
-    """Solve inputs b_start..b_stop-1 of the batch v_in (B, n_in) on a linear array.
+    """Solve inputs of the batch v_in (B, n_in) on a linear array until next_input (int64
+    (1,), shared by the batch's threads) passes b_stop.
 
-    Runs without the GIL: the public wrapper gives each thread one contiguous chunk, and the
-    chunk allocates its scratch once (fresh large allocations per input cost page faults
-    comparable to a solve). Threads from Python rather than ``prange`` keep compile time low.
+    Runs without the GIL, one call per thread (solver.run_shared): each takes the next input
+    as it finishes one, and allocates its scratch once (fresh large allocations per input cost
+    page faults comparable to a solve). Threads from Python rather than ``prange`` keep
+    compile time low.
     """
     n_rows, n_cols = g.shape
     keep = vr_out.shape[0] == v_in.shape[0]
@@ -901,7 +904,10 @@ def _solve_linear_chunk(
     _z, _p, _q, x, _lane, _vbuf, _sbuf = work
     vc = np.empty((n_rows, n_cols))
     idev = np.empty((n_rows, n_cols))
-    for b in range(b_start, b_stop):
+    for _ in range(b_stop):  # a thread takes at most every input
+        b = _take_next(next_input)
+        if b >= b_stop:
+            break
         vl, vrt, vt, vb = _end_voltages(b_left, b_right, b_top, b_bottom, v_in[b], input_code)
         it, rel = _pcg(g, row_c, col_c, w_row, g_left, g_right, vl, vrt, vt, vb,
                        dummy, dummy, x, rtol, 0.0, max_iter, work)

@@ -18,6 +18,7 @@ import numpy as np
 
 from circuitxbar import _kernels as K
 from circuitxbar._config import INNER, JIT
+from circuitxbar._intrinsics import _take_next
 from circuitxbar.devices.kernels import SINH, cell_current
 from circuitxbar.devices.kernels import _sinh_cosh as sinh_cosh
 
@@ -380,10 +381,12 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
 def _solve_nonlinear_chunk(
     code, params, table, gstate, gate, r_row, r_col, g_left, g_right, g_top, g_bottom,
     b_left, b_right, b_top, b_bottom, input_code, v_in, rtol, newton_tol, max_iter, max_newton,
-    b_start, b_stop, vr_out, vc_out, idev_out, t_left, t_right, t_top, t_bottom, powers, iters,
-    newton, chords, resid, kcl, status,
+    next_input, b_stop, vr_out, vc_out, idev_out, t_left, t_right, t_top, t_bottom, powers,
+    iters, newton, chords, resid, kcl, status,
 ):
-    """Solve inputs b_start..b_stop-1 (nogil; one chunk per thread, see solver.run_chunked)."""
+    """Solve inputs until next_input (int64 (1,), shared by the batch's threads) passes b_stop
+    (nogil; one call per thread, see solver.run_shared). A Newton input costs milliseconds and
+    the cost varies by input and by core, so inputs are handed out one at a time."""
     n_rows, n_cols = gstate.shape
     keep = vr_out.shape[0] == v_in.shape[0]
     w_row = K._wire_conductance(r_row)
@@ -397,7 +400,10 @@ def _solve_nonlinear_chunk(
     gd = np.empty((n_rows, n_cols))
     inj = np.empty((n_rows, n_cols))
     none = np.empty((0, 0))
-    for b in range(b_start, b_stop):
+    for _ in range(b_stop):  # a thread takes at most every input
+        b = _take_next(next_input)
+        if b >= b_stop:
+            break
         vl, vrt, vt, vb = K._end_voltages(b_left, b_right, b_top, b_bottom, v_in[b], input_code)
         # vr_a, vc_a and the scratch's two pairs are distinct buffers every time: the solution
         # comes back in any of the three
@@ -436,7 +442,7 @@ STATUS_TEXT = {
 def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, max_newton=50):
     """Newton solve of a crossbar with a nonlinear device model; see ``solver.solve``."""
     from circuitxbar.errors import ConvergenceError
-    from circuitxbar.solver import _alloc_outputs, _terminals, run_chunked
+    from circuitxbar.solver import _alloc_outputs, _terminals, run_shared
     from circuitxbar.crossbar import END_NAMES
 
     term_g, bias = _terminals(xbar)
@@ -449,11 +455,12 @@ def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, ma
     ends = END_NAMES.index(xbar.input_end)
     outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
             o["powers"], o["iters"], o["newton"], o["chord"], o["resid"], o["kcl"], status)
-    run_chunked(
-        _solve_nonlinear_chunk, v.shape[0],
-        lambda lo, hi: (int(code), params, table, xbar.conductance, gate, xbar.r_row,
-                        xbar.r_col, *term_g, *bias, ends, v, rtol, newton_tol, max_iter,
-                        max_newton, lo, hi, *outs),
+    n_batch = v.shape[0]
+    run_shared(
+        _solve_nonlinear_chunk, n_batch,
+        lambda counter: (int(code), params, table, xbar.conductance, gate, xbar.r_row,
+                         xbar.r_col, *term_g, *bias, ends, v, rtol, newton_tol, max_iter,
+                         max_newton, counter, n_batch, *outs),
         # a Newton solve costs several linear ones
         work_per_item=8 * xbar.conductance.size,
     )

@@ -372,12 +372,33 @@ def _serial():
     return getattr(_local, "serial", False)
 
 
+def _batch_threads(n_batch, work_per_item):
+    """Threads for a batch: one per core, at most one per item, one for a small batch."""
+    if n_batch * work_per_item < _MIN_PARALLEL_WORK or _serial():
+        return 1
+    return max(1, min(n_batch, num_threads()))
+
+
+def run_shared(kernel, n_batch, args, work_per_item=1):
+    """Call ``kernel(*args(counter))`` once per thread, all with the same counter (an int64
+    array holding 0): each kernel takes the batch's next input with _intrinsics._take_next
+    until the counter passes the batch, so a thread that runs slower (a shared or throttled
+    core) takes fewer inputs instead of holding the batch up. For items that cost
+    milliseconds: an atomic operation each."""
+    n_threads = _batch_threads(n_batch, work_per_item)
+    counter = np.zeros(1, np.int64)
+    if n_threads == 1:
+        kernel(*args(counter))
+        return
+    pool = _executor(n_threads)
+    for fut in [pool.submit(kernel, *args(counter)) for _ in range(n_threads)]:
+        fut.result()
+
+
 def run_chunked(kernel, n_batch, args, work_per_item=1):
     """Call ``kernel(*args(start, stop))`` on contiguous chunks of the batch, one per
     thread. The kernels are compiled with nogil, so the threads run in parallel."""
-    n_threads = max(1, min(n_batch, num_threads()))
-    if n_batch * work_per_item < _MIN_PARALLEL_WORK or _serial():
-        n_threads = 1
+    n_threads = _batch_threads(n_batch, work_per_item)
     if n_threads == 1:
         kernel(*args(0, n_batch))
         return
@@ -397,10 +418,12 @@ def _solve_linear(xbar, v, rtol, max_iter, keep_nodes):
     o = _alloc_outputs(xbar, v.shape[0], keep_nodes)
     outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
             o["powers"], o["iters"], o["resid"], o["kcl"])
-    run_chunked(
-        K._solve_linear_chunk, v.shape[0],
-        lambda lo, hi: (prep.g, prep.row_c, prep.col_c, xbar.r_row, xbar.r_col, *prep.term_g,
-                        *prep.bias, prep.input_code, v, rtol, max_iter, lo, hi, *outs),
+    n_batch = v.shape[0]
+    run_shared(
+        K._solve_linear_chunk, n_batch,
+        lambda counter: (prep.g, prep.row_c, prep.col_c, xbar.r_row, xbar.r_col, *prep.term_g,
+                         *prep.bias, prep.input_code, v, rtol, max_iter, counter, n_batch,
+                         *outs),
         work_per_item=xbar.conductance.size,
     )
     return o

@@ -119,3 +119,33 @@ def test_kernels_compile_without_loop_unrolling():
     # unrolls (the tuning does not leak out of the package's own libraries)
     assert _fadds(ours) == 1
     assert _fadds(default) >= 8
+
+
+def test_threads_sharing_a_counter_take_every_input_once():
+    # solver.run_shared: each thread takes the next input with _take_next until the batch ends
+    import threading
+
+    from circuitxbar._intrinsics import _take_next
+
+    @numba.njit(nogil=True, cache=False)
+    def take_all(counter, n, taken, worker):
+        while True:
+            b = _take_next(counter)
+            if b >= n:
+                break
+            for _ in range(2000):  # some work, so that the threads interleave
+                taken[b] += 0
+            taken[b] = worker
+        return 0
+
+    n = 20_000
+    counter = np.zeros(1, np.int64)
+    taken = np.full(n, -1, np.int64)
+    take_all(np.zeros(1, np.int64), 2, np.full(2, -1, np.int64), 0)  # compile first
+    threads = [threading.Thread(target=take_all, args=(counter, n, taken, w)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (taken >= 0).all()  # every input taken; each by exactly one thread (it wrote once)
+    assert counter[0] == n + 4  # and every thread stopped after one look past the end

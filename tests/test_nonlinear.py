@@ -152,3 +152,19 @@ def test_tabulated_device_outside_its_range_names_the_range():
     xbar = cx.Crossbar(np.full((4, 4), 2e-5), 1.0, 1.0, device=model)
     with pytest.raises(ConvergenceError, match=r"valid for cell voltages in \[-0.5, 0.5\]"):
         cx.solve(xbar, np.full(4, 5.0))
+
+
+@pytest.mark.parametrize("device", [None, devices.Sinh(k=5.0)])
+def test_a_batch_on_threads_that_share_its_inputs_is_each_input_alone(device):
+    # the batch's threads take inputs one at a time (solver.run_shared): whichever thread
+    # solves an input, the answer is the one a single-input call gives, bit for bit
+    rng = np.random.default_rng(17)
+    kw = {} if device is None else {"device": device}
+    xbar = cx.Crossbar(rng.uniform(1e-5, 1e-4, (64, 96)), 1.0, 1.0, **kw)  # two threads
+    v = rng.uniform(0.0, 0.3, (41, 64))
+    batch = cx.solve(xbar, v, method="cg") if device is None else cx.solve(xbar, v)
+    for b in range(v.shape[0]):
+        one = cx.solve(xbar, v[b], method="cg") if device is None else cx.solve(xbar, v[b])
+        np.testing.assert_array_equal(batch.i_out[b], one.i_out)
+        np.testing.assert_array_equal(batch.v_row[b], one.v_row)
+    assert batch.info.iterations.min() > 0
