@@ -53,7 +53,8 @@ def drop_stale_caches(sources, marker=None, settings=None):
     kernel includes the kernels it calls from other modules: after an edit to ``_kernels.py``,
     a cached ``_newton`` kernel would still run the old ``_kernels`` code (and crash when a
     workspace layout changed). One digest over all kernel sources guards them together, and
-    over ``settings`` (default: the LLVM pipeline setting, ``_linkonly.TUNED``). Called from ``circuitxbar/__init__.py`` before any kernel runs (Numba loads caches lazily).
+    over ``settings`` (default: the LLVM pipeline setting, ``_linkonly.TUNED``). Called from
+    ``circuitxbar/__init__.py`` before any kernel runs (Numba loads caches lazily).
     """
     if not CACHE:
         return
