@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -29,6 +30,18 @@ cx.factorize(cx.Crossbar(np.full((32, 32), 1e-5), 1.0, 1.0)).solve(np.full(32, 0
 t4 = time.perf_counter()
 print(json.dumps({"linear": t1 - t0, "transfer": t2 - t1, "newton": t3 - t2,
                   "factorised": t4 - t3}))
+"""
+
+# the whole solver compiled by ``precompile`` (two processes, an empty disk cache), then the same
+# four first calls (tests/test_precompile.py checks that nothing is left for them to compile)
+_PRECOMPILE = """
+import json, time
+t0 = time.perf_counter()
+import numpy as np, circuitxbar as cx
+from circuitxbar import _precompile as P
+cx.precompile(jobs=2); t1 = time.perf_counter()
+P._run_paths(("linear", "transfer", "newton", "factorised")); t2 = time.perf_counter()
+print(json.dumps({"precompile": t1 - t0, "first_calls": t2 - t1}))
 """
 
 _MEMORY = """
@@ -69,6 +82,28 @@ def test_first_call_compile_time(request):
            unit="process")
     for case in ("first-call compile, linear solve", "first-call compile, whole solver"):
         record(case, 0, "issue 5 limit (20 s)", COMPILE_LIMIT_S, unit="process")
+
+
+def test_precompile_time(request):
+    # what a fresh install pays once: ``circuitxbar.precompile()`` on two processes into an
+    # empty disk cache (Numba's, in a temporary directory), import included, then the four
+    # first calls. Median of three processes in a full run
+    n_runs = 3 if full_run(request.config) else 1
+    totals = []
+    for _ in range(n_runs):
+        with tempfile.TemporaryDirectory() as cache:
+            env = {k: v for k, v in os.environ.items() if k != "CIRCUITXBAR_NO_CACHE"}
+            out = subprocess.run([sys.executable, "-c", _PRECOMPILE], check=True,
+                                 capture_output=True, text=True,
+                                 env=dict(env, NUMBA_CACHE_DIR=cache)).stdout
+        t = json.loads(out.strip().splitlines()[-1])
+        assert t["precompile"] > 0 and t["first_calls"] >= 0
+        totals.append(t["precompile"] + t["first_calls"])
+    note("precompile (2 processes) + first calls, each process: "
+         + ", ".join(f"{x:.2f} s" for x in totals))
+    case = "compile, whole solver: precompile() on 2 processes"
+    record(case, 0, "circuitxbar", float(np.median(totals)), unit="process")
+    record(case, 0, "issue 5 limit (20 s)", COMPILE_LIMIT_S, unit="process")
 
 
 def test_peak_memory_1024():

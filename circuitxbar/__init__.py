@@ -4,6 +4,7 @@ from circuitxbar.crossbar import Crossbar
 from circuitxbar.errors import CircuitxbarError, ConvergenceError, ResultFileError, ValidationError
 from circuitxbar.solver import SolverInfo, SolveResult, solve, transfer_matrices, transfer_matrix
 from circuitxbar.factorization import Factorization, factorize  # noqa: E402  (uses solver)
+from circuitxbar._precompile import precompile
 
 __all__ = [
     "Crossbar",
@@ -12,6 +13,7 @@ __all__ = [
     "transfer_matrices",
     "factorize",
     "Factorization",
+    "precompile",
     "SolveResult",
     "SolverInfo",
     "CircuitxbarError",

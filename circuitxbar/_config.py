@@ -43,10 +43,31 @@ INNER = dict(JIT, no_cpython_wrapper=True)
 if _linkonly.SUPPORTED:
     INNER.update(cache=False, pipeline_class=_linkonly.LinkOnlyCompiler)
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
+#: the stamp file that ``drop_stale_caches`` keeps in each kernel cache directory
+MARKER_NAME = "kernel_sources.sha256"
 
 
-def drop_stale_caches(sources, marker=None, settings=None):
+def numba_cache_dir(source):
+    """Where Numba keeps the machine code of kernels defined in ``source``: the first of its
+    cache locators that takes the file (``NUMBA_CACHE_DIR``; the ``__pycache__`` beside it if
+    writable; else the user-wide cache), as Numba itself decides for every kernel."""
+    try:
+        from numba.core import caching
+
+        def probe():
+            pass  # a function for the locators to read a line number from
+
+        impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # (its older name)
+        for cls in impl._locator_classes:
+            locator = cls.from_function(probe, source)
+            if locator is not None:
+                return locator.get_cache_path()
+    except Exception:  # pragma: no cover - a Numba without these internals: its classic place
+        pass
+    return os.path.join(os.path.dirname(source), "__pycache__")
+
+
+def drop_stale_caches(sources, marker=None, settings=None, locate=numba_cache_dir):
     """Delete cached machine code when any kernel source changed since it was compiled.
 
     Numba checks a cached function against its own source file only, but the machine code of a
@@ -55,6 +76,11 @@ def drop_stale_caches(sources, marker=None, settings=None):
     workspace layout changed). One digest over all kernel sources guards them together, and
     over ``settings`` (default: the LLVM pipeline setting, ``_linkonly.TUNED``). Called from
     ``circuitxbar/__init__.py`` before any kernel runs (Numba loads caches lazily).
+
+    The cache directories are Numba's own (``locate``: ``NUMBA_CACHE_DIR`` or the user-wide
+    cache as much as ``__pycache__``), and each holds its own stamp (``MARKER_NAME``), so a
+    process under another cache setting still finds its stale entries; an explicit ``marker``
+    file stamps every directory at once.
     """
     if not CACHE:
         return
@@ -66,25 +92,28 @@ def drop_stale_caches(sources, marker=None, settings=None):
         with open(path, "rb") as fh:
             digest.update(fh.read())
     stamp = digest.hexdigest()
-    if marker is None:
-        marker = os.path.join(_HERE, "__pycache__", "kernel_sources.sha256")
-    try:
-        with open(marker) as fh:
-            if fh.read().strip() == stamp:
-                return
-    except OSError:
-        pass
-    try:
-        for path in paths:
-            cache_dir = os.path.join(os.path.dirname(path), "__pycache__")
-            for f in glob.glob(os.path.join(cache_dir, "*.nbi")) + glob.glob(
-                    os.path.join(cache_dir, "*.nbc")):
-                os.remove(f)
-        os.makedirs(os.path.dirname(marker), exist_ok=True)
-        with open(marker, "w") as fh:
-            fh.write(stamp)
-    except OSError:
-        pass  # read-only install: nothing can be written there, so nothing stale was either
+    cache_dirs = sorted({locate(path) for path in paths})
+    if marker is not None:
+        stamped = [(marker, cache_dirs)]
+    else:
+        stamped = [(os.path.join(d, MARKER_NAME), [d]) for d in cache_dirs]
+    for mark, dirs in stamped:
+        try:
+            with open(mark) as fh:
+                if fh.read().strip() == stamp:
+                    continue
+        except OSError:
+            pass
+        try:
+            for cache_dir in dirs:
+                for f in glob.glob(os.path.join(cache_dir, "*.nbi")) + glob.glob(
+                        os.path.join(cache_dir, "*.nbc")):
+                    os.remove(f)
+            os.makedirs(os.path.dirname(mark), exist_ok=True)
+            with open(mark, "w") as fh:
+                fh.write(stamp)
+        except OSError:
+            pass  # read-only cache: nothing can be written there, so nothing stale was either
 
 
 def python_twin(kernel):

@@ -12,6 +12,7 @@ from circuitxbar.errors import CircuitxbarError
 # (module, purpose) of every subcommand; imported lazily so one broken extra never blocks the rest
 SUBCOMMANDS = (
     "circuitxbar.demo",
+    "circuitxbar._precompile",
     "circuitxbar.devices.cli",
     "circuitxbar.workloads.cost_cli",
 )

@@ -112,3 +112,43 @@ def test_kernels_called_from_python_keep_their_entry_wrapper():
                     f"{name} calls the kernel {ref} from Python, but it is compiled without an "
                     "entry wrapper (_config.INNER): give it **JIT")
     assert checked >= 15  # the solver, transfer matrix, factorisation and device entry points
+
+
+def test_caches_under_numba_cache_dir_are_guarded_too(tmp_path, monkeypatch):
+    # NUMBA_CACHE_DIR (or a read-only install's user-wide cache) moves the machine code away
+    # from the sources; the stamp goes with it, so an edit still drops every kernel there
+    from numba.core import config
+
+    from circuitxbar._config import MARKER_NAME, numba_cache_dir
+
+    monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path / "numba_cache"))
+    src = tmp_path / "src"
+    src.mkdir()
+    sources = [src / "_kernels.py", src / "_newton.py"]
+    for f in sources:
+        f.write_text("x = 1\n")
+    cache_dir = numba_cache_dir(str(sources[0]))
+    assert cache_dir.startswith(str(tmp_path / "numba_cache"))
+    cached = os.path.join(cache_dir, "_newton.f-1.py311.nbi")
+    with open(cached, "w") as fh:
+        fh.write("machine code")
+    drop_stale_caches(sources)  # first sight: drop and stamp, in the cache directory
+    assert not os.path.exists(cached)
+    assert os.path.exists(os.path.join(cache_dir, MARKER_NAME))
+    assert not (src / "__pycache__").exists()
+    with open(cached, "w") as fh:
+        fh.write("recompiled")
+    drop_stale_caches(sources)
+    assert os.path.exists(cached)
+    sources[0].write_text("x = 2\n")
+    drop_stale_caches(sources)
+    assert not os.path.exists(cached)
+
+
+def test_the_guard_finds_the_directory_numba_caches_in():
+    from circuitxbar import _direct, _newton
+    from circuitxbar._config import numba_cache_dir
+
+    for module, kernel in ((_direct, _direct.solve_chunk),
+                           (_newton, _newton._solve_nonlinear_chunk)):
+        assert numba_cache_dir(module.__file__) == kernel._cache._cache_path
