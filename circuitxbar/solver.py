@@ -563,10 +563,11 @@ def _direct_checked(xbar, method, rtol, kcl_tol, max_iter, seed):
 
     # the check's solve runs on the pool thread after the smaller half (_transfer.boundary_matrix)
     try:
-        t, ref = _transfer.transfer_matrix_direct(
+        t, side = _transfer.transfer_matrix_direct(
             prep.g, xbar.r_row, xbar.r_col, prep.term_g, prep.input_code, output_code,
             executor, beside=check_solve)
         finite = bool(np.isfinite(t).all())
+        ref = side.result()
     except np.linalg.LinAlgError:
         t, finite, ref = None, False, check_solve()
     scale = float(np.abs(ref).max())

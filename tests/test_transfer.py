@@ -185,6 +185,44 @@ def test_a_wrong_direct_result_is_caught(monkeypatch):
     assert len(calls) == 2  # auto tried the direct method, rejected it, and fell back to CG
 
 
+def test_the_check_runs_beside_the_merge_and_still_decides(monkeypatch):
+    # 64x80 cells: the halves go to two threads and the check's solve runs on the pool thread
+    # while this one merges them; its verdict must still stop a wrong matrix, and an error in
+    # the pool's half must reach the caller (auto then falls back to CG)
+    from circuitxbar import solver
+
+    monkeypatch.setattr(solver, "num_threads", lambda: 2)  # two threads even on one core
+    rng = np.random.default_rng(14)
+    xbar = random_xbar(rng, 64, 80)
+    assert xbar.conductance.size >= _transfer._MIN_PARALLEL_CELLS
+    good = reference_transfer_matrix(xbar)
+    real = _transfer.transfer_matrix_direct
+
+    def corrupted(*args, **kw):
+        assert args[-1] is not None  # the pool was handed the second half
+        t, side = real(*args, **kw)
+        t[5, 6] *= 1.0 + 1e-6
+        return t, side
+
+    monkeypatch.setattr(_transfer, "transfer_matrix_direct", corrupted)
+    with pytest.raises(ConvergenceError, match="disagrees with a full solve"):
+        cx.transfer_matrix(xbar, method="direct")
+    monkeypatch.setattr(_transfer, "transfer_matrix_direct", real)
+
+    real_reduce = _reduce.reduce_block
+    halves_failed = []
+
+    def second_half_fails(g, wr, wc, i0, i1, j0, j1, *rest):
+        if j0 > 0:  # the second half, reduced on the pool thread
+            halves_failed.append(1)
+            raise np.linalg.LinAlgError("singular block (injected)")
+        return real_reduce(g, wr, wc, i0, i1, j0, j1, *rest)
+
+    monkeypatch.setattr(_reduce, "reduce_block", second_half_fails)
+    assert rel_err(cx.transfer_matrix(xbar, method="auto"), good) <= 1e-9
+    assert halves_failed
+
+
 def test_auto_takes_cg_on_narrow_arrays(monkeypatch):
     rng = np.random.default_rng(13)
     monkeypatch.setattr(_transfer, "transfer_matrix_direct", None)  # would fail if called
