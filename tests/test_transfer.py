@@ -164,21 +164,26 @@ def test_direct_refuses_arrays_it_cannot_reduce_and_auto_falls_back():
     assert rel_err(cx.transfer_matrix(single_row), reference_transfer_matrix(single_row)) <= 1e-9
 
 
+def _corrupting(calls):
+    """transfer_matrix_direct with one entry of T off by 1e-6; records its executor argument."""
+    real = _transfer.transfer_matrix_direct
+
+    def corrupted(*args, **kw):
+        calls.append(args[-1])
+        t, side = real(*args, **kw)
+        t[3, 4] *= 1.0 + 1e-6
+        return t, side
+
+    return corrupted
+
+
 def test_a_wrong_direct_result_is_caught(monkeypatch):
     # the check against a full solve is what guarantees the result: corrupt one entry
     rng = np.random.default_rng(10)
     xbar = random_xbar(rng, 30, 32)  # large enough for "auto" to try the direct method
     good = reference_transfer_matrix(xbar)
-    real = _transfer.transfer_matrix_direct
     calls = []
-
-    def corrupted(*args, **kw):
-        calls.append(1)
-        t, side = real(*args, **kw)
-        t[3, 4] *= 1.0 + 1e-6
-        return t, side
-
-    monkeypatch.setattr(_transfer, "transfer_matrix_direct", corrupted)
+    monkeypatch.setattr(_transfer, "transfer_matrix_direct", _corrupting(calls))
     with pytest.raises(ConvergenceError, match="disagrees with a full solve"):
         cx.transfer_matrix(xbar, method="direct")
     assert rel_err(cx.transfer_matrix(xbar, method="auto"), good) <= 1e-9
@@ -197,16 +202,11 @@ def test_the_check_runs_beside_the_merge_and_still_decides(monkeypatch):
     assert xbar.conductance.size >= _transfer._MIN_PARALLEL_CELLS
     good = reference_transfer_matrix(xbar)
     real = _transfer.transfer_matrix_direct
-
-    def corrupted(*args, **kw):
-        assert args[-1] is not None  # the pool was handed the second half
-        t, side = real(*args, **kw)
-        t[5, 6] *= 1.0 + 1e-6
-        return t, side
-
-    monkeypatch.setattr(_transfer, "transfer_matrix_direct", corrupted)
+    executors = []
+    monkeypatch.setattr(_transfer, "transfer_matrix_direct", _corrupting(executors))
     with pytest.raises(ConvergenceError, match="disagrees with a full solve"):
         cx.transfer_matrix(xbar, method="direct")
+    assert executors[0] is not None  # the pool was handed the second half
     monkeypatch.setattr(_transfer, "transfer_matrix_direct", real)
 
     real_reduce = _reduce.reduce_block
