@@ -148,8 +148,13 @@ def precompile(jobs=None, *, timeout=600.0):
     here = [p for group in GROUPS[:1] for p in group]
     away = [p for group in GROUPS[1:] for p in group]
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    proc = subprocess.Popen([sys.executable, "-c", _WORKER, package_parent, *away],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        proc = subprocess.Popen([sys.executable, "-c", _WORKER, package_parent, *away],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    except (OSError, TypeError, ValueError) as exc:  # no interpreter to start (embedded Python)
+        warnings.warn(f"circuitxbar.precompile: could not start a worker process ({exc}); "
+                      f"compiling every path in this process", RuntimeWarning, stacklevel=2)
+        return _run_paths(PATHS)
     try:
         seconds = _run_paths(here)
         try:

@@ -96,6 +96,12 @@ def test_a_hung_worker_is_killed_after_the_timeout(cold_cache, monkeypatch):
     assert len(started) == 1 and started[0].returncode is not None  # killed and reaped
 
 
+def test_no_interpreter_to_start_compiles_here(cold_cache, monkeypatch):
+    monkeypatch.setattr(_precompile.sys, "executable", "/nonexistent/python")
+    with pytest.warns(RuntimeWarning, match="could not start a worker process"):
+        assert list(cx.precompile(jobs=2)) == list(_precompile.PATHS)
+
+
 def test_one_job_or_no_disk_cache_compiles_in_this_process(cold_cache, monkeypatch):
     def no_subprocess(*args, **kw):
         raise AssertionError("precompile started a process")
