@@ -35,10 +35,10 @@ def build_parser():
 
 def main(argv=None):
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["demo"] + argv  # the embedded default job, with its options if any
     args = parser.parse_args(argv)
-    if args.command is None:
-        # the embedded default job
-        args = parser.parse_args(["demo"] + list(argv or []))
     try:
         return args.func(args) or 0
     except CircuitxbarError as exc:

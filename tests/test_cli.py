@@ -33,6 +33,22 @@ def test_no_command_runs_the_default_job(capsys):
     assert m and float(m.group(1)) <= 1e-9
 
 
+def test_the_default_job_takes_its_options_without_the_command_name(capsys):
+    assert main(["--size", "8", "--batch", "1"]) == 0
+    assert "circuitxbar demo: 8x8 crossbar" in capsys.readouterr().out
+
+
+def test_a_slow_first_call_names_precompile(capsys, monkeypatch):
+    from circuitxbar import demo
+
+    monkeypatch.setattr(demo, "COMPILE_HINT_S", -1.0)  # every first call counts as a compile
+    assert main(["demo", "--size", "8", "--batch", "1"]) == 0
+    assert "circuitxbar precompile" in capsys.readouterr().out
+    monkeypatch.setattr(demo, "COMPILE_HINT_S", 1e9)
+    assert main(["demo", "--size", "8", "--batch", "1"]) == 0
+    assert "circuitxbar precompile" not in capsys.readouterr().out
+
+
 def test_bad_value_is_a_clear_error(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--size", "abc"])
