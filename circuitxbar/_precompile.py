@@ -31,8 +31,8 @@ import warnings
 
 import numpy as np
 
-#: the paths, in two groups compiled side by side (module docstring): this process takes the
-#: first group, a worker process the second
+#: the paths, in the two groups compiled side by side (module docstring): this process takes
+#: the first, a worker process the second
 GROUPS = (("linear", "newton"), ("factorised", "transfer", "devices"))
 PATHS = tuple(p for group in GROUPS for p in group)
 
@@ -112,20 +112,14 @@ def cache_is_warm():
     return True
 
 
-def _default_jobs():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
 def precompile(jobs=None, *, timeout=600.0):
     """Compile every kernel of the solver now (or load it from the disk cache), in ``jobs``
     processes at once; returns ``{path: seconds}`` for the paths "linear", "newton",
     "transfer", "factorised" and "devices", each measured in the process that compiled it.
 
-    ``jobs``: processes to compile in, this one included; default the CPUs this process may
-    run on, at most ``len(GROUPS)`` (2: more would split paths that share their kernels).
+    ``jobs``: processes to compile in, this one included; default the solver's thread count
+    (``solver.num_threads``: NUMBA_NUM_THREADS, else every core), at most 2 (more would split
+    paths that share their kernels).
     With ``jobs=1``, without the disk cache, or when the cache already holds every kernel,
     everything runs in this process. ``timeout`` [s] bounds the wait for a worker, after which
     its paths compile here. Run it once after installing (``circuitxbar precompile``): every
@@ -133,20 +127,19 @@ def precompile(jobs=None, *, timeout=600.0):
     """
     from circuitxbar import _config
     from circuitxbar.errors import ValidationError
+    from circuitxbar.solver import num_threads
 
     if jobs is None:
-        jobs = _default_jobs()
+        jobs = num_threads()
     if isinstance(jobs, bool) or not isinstance(jobs, (int, np.integer)) or jobs < 1:
         raise ValidationError(f"jobs must be a whole number >= 1 (processes to compile in), "
                               f"got {jobs!r}")
     if not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ValidationError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    jobs = min(int(jobs), len(GROUPS))
     if jobs == 1 or not _config.CACHE or cache_is_warm():
         return _run_paths(PATHS)
 
-    here = [p for group in GROUPS[:1] for p in group]
-    away = [p for group in GROUPS[1:] for p in group]
+    here, away = GROUPS
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         proc = subprocess.Popen([sys.executable, "-c", _WORKER, package_parent, *away],
@@ -187,8 +180,8 @@ def add_parser(subparsers):
         "precompile", help="compile every solver kernel into the disk cache, in parallel "
         "processes (once after installing; later processes load them in under a second)")
     p.add_argument("--jobs", type=int, default=None,
-                   help=f"processes to compile in (default: the CPUs available, at most "
-                        f"{len(GROUPS)})")
+                   help="processes to compile in (default: NUMBA_NUM_THREADS, else the cores, "
+                        "at most 2)")
     p.set_defaults(func=_cli)
 
 

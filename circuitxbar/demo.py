@@ -10,6 +10,9 @@ import time
 
 import numpy as np
 
+#: a first call slower than this [s] compiled rather than loaded: the demo names precompile
+COMPILE_HINT_S = 2.0
+
 
 def add_parser(subparsers):
     p = subparsers.add_parser("demo", help="solve a 256x256 array and print its IR-drop error")
@@ -61,6 +64,3 @@ def run(args):
               "path, in parallel, into the disk cache once)")
     return 0
 
-
-#: a first call slower than this [s] compiled rather than loaded: the demo names precompile
-COMPILE_HINT_S = 2.0
