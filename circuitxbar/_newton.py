@@ -442,16 +442,16 @@ STATUS_TEXT = {
 def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, max_newton=50):
     """Newton solve of a crossbar with a nonlinear device model; see ``solver.solve``."""
     from circuitxbar.errors import ConvergenceError
-    from circuitxbar.solver import _alloc_outputs, _terminals, run_shared
+    from circuitxbar.solver import _alloc_outputs, _terminals, kernel_input, run_shared
     from circuitxbar.crossbar import END_NAMES
 
     term_g, bias = _terminals(xbar)
     code, params, table = xbar.device.packed()
-    params = np.ascontiguousarray(params, dtype=np.float64)
-    table = np.ascontiguousarray(np.atleast_2d(table), dtype=np.float64)
+    params = kernel_input(params)
+    table = kernel_input(np.atleast_2d(table))
     o = _alloc_outputs(xbar, v.shape[0], keep_nodes)
     status = np.zeros(v.shape[0], np.int64)
-    gate = xbar.gate.astype(np.float64)
+    gate = kernel_input(xbar.gate)
     ends = END_NAMES.index(xbar.input_end)
     outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
             o["powers"], o["iters"], o["newton"], o["chord"], o["resid"], o["kcl"], status)

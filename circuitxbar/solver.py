@@ -116,6 +116,18 @@ class SolveResult:
         return self.power_device + self.power_row_wire + self.power_col_wire + self.power_terminal
 
 
+def kernel_input(a, dtype=np.float64):
+    """``a`` as every kernel takes an input array: C-contiguous, ``dtype`` and read-only (a
+    view; a copy only where the layout or dtype differs). Numba compiles a kernel once per
+    argument type, and whether an array is writable is part of its type: a read-only input (a
+    memory-mapped file, a frozen array, a tabulated model's table) would otherwise cost a
+    second compile of a whole chunk kernel (2-6 s each, measured), and a writable one after it
+    a third."""
+    out = np.ascontiguousarray(a, dtype=dtype).view()
+    out.flags.writeable = False
+    return out
+
+
 def _terminal_conductance(r):
     with np.errstate(divide="ignore"):
         return np.where(r == 0.0, np.inf, 1.0 / r)
@@ -153,7 +165,7 @@ def _terminals(xbar: Crossbar):
     voltages [V] of the four end sets, in END_NAMES order."""
     _check_no_shorts(xbar)
     term_g = tuple(_terminal_conductance(xbar.end_resistance(e)) for e in END_NAMES)
-    bias = tuple(np.ascontiguousarray(xbar.end_voltage(e), dtype=np.float64) for e in END_NAMES)
+    bias = tuple(kernel_input(xbar.end_voltage(e)) for e in END_NAMES)
     return term_g, bias
 
 
@@ -192,7 +204,7 @@ def _as_batch(xbar: Crossbar, v_in):
     if not np.isfinite(v).all():
         b, k = np.argwhere(~np.isfinite(v))[0]
         raise ValidationError(f"v_in[{b}, {k}] = {v[b, k]!r} V is not finite")
-    return np.ascontiguousarray(v), single
+    return kernel_input(v), single
 
 
 def _default_max_iter(xbar):
@@ -415,6 +427,7 @@ def num_threads():
 
 def _solve_linear(xbar, v, rtol, max_iter, keep_nodes):
     prep = _prepare(xbar)
+    v = kernel_input(v)  # (the transfer matrix's check and CG columns come here directly)
     o = _alloc_outputs(xbar, v.shape[0], keep_nodes)
     outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
             o["powers"], o["iters"], o["resid"], o["kcl"])

@@ -9,8 +9,10 @@ import os
 import types
 
 import numba
+import numpy as np
 
 import circuitxbar
+import circuitxbar as cx
 from circuitxbar._config import drop_stale_caches
 
 
@@ -152,3 +154,39 @@ def test_the_guard_finds_the_directory_numba_caches_in():
     for module, kernel in ((_direct, _direct.solve_chunk),
                            (_newton, _newton._solve_nonlinear_chunk)):
         assert numba_cache_dir(module.__file__) == kernel._cache._cache_path
+
+
+def _read_only(a):
+    a = np.array(a)
+    a.flags.writeable = False
+    return a
+
+
+def _signature_counts():
+    from circuitxbar._precompile import cached_kernels
+    return {k.py_func.__qualname__: len(k.signatures) for k in cached_kernels()}
+
+
+def test_read_only_inputs_and_tables_reuse_the_compiled_kernels():
+    # whether an array is writable is part of its Numba type: each path called again with a
+    # read-only input (a memory-mapped file, a frozen array), and the Newton solver with a
+    # tabulated model (its table is read-only) after a Sinh one, compiles nothing new
+    from circuitxbar import devices
+
+    rng = np.random.default_rng(3)
+    g = rng.uniform(1e-5, 1e-4, (10, 12))
+    v = rng.uniform(0.0, 0.2, (3, 10))
+    linear = cx.Crossbar(g, 1.0, 1.0, r_sense=3.0)
+    sinh = cx.Crossbar(g, 1.0, 1.0, device=devices.Sinh(k=5.0))
+    tabulated = cx.Crossbar(g, 1.0, 1.0,
+                            device=devices.Tabulated.from_csv(devices.example_csv_path()))
+    calls = [lambda x: cx.solve(linear, x, method="cg"),
+             lambda x: cx.factorize(linear).solve(x),
+             lambda x: cx.solve(sinh, x)]
+    for call in calls:
+        call(v)
+    before = _signature_counts()
+    results = [call(_read_only(v)) for call in calls]
+    cx.solve(tabulated, 0.5 * v)
+    assert _signature_counts() == before
+    np.testing.assert_allclose(results[0].i_out, cx.solve(linear, v, method="cg").i_out)
