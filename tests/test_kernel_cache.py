@@ -1,6 +1,7 @@
 """Cached kernels are dropped whenever any kernel source changes (Numba itself only checks a
-function's own file, while its machine code includes the kernels it calls elsewhere); and every
-kernel that Python code calls keeps its entry wrapper."""
+function's own file, while its machine code includes the kernels it calls elsewhere); every
+kernel that Python code calls keeps its entry wrapper; and read-only inputs reuse the kernels
+compiled for writable ones."""
 
 import ast
 import glob
