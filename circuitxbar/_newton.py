@@ -17,7 +17,7 @@ import numba
 import numpy as np
 
 from circuitxbar import _kernels as K
-from circuitxbar._config import INNER, JIT
+from circuitxbar._config import INNER, JIT, kernel_input
 from circuitxbar._intrinsics import _take_next
 from circuitxbar.devices.kernels import SINH, cell_current
 from circuitxbar.devices.kernels import _sinh_cosh as sinh_cosh
@@ -442,7 +442,7 @@ STATUS_TEXT = {
 def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, max_newton=50):
     """Newton solve of a crossbar with a nonlinear device model; see ``solver.solve``."""
     from circuitxbar.errors import ConvergenceError
-    from circuitxbar.solver import _alloc_outputs, _terminals, kernel_input, run_shared
+    from circuitxbar.solver import _alloc_outputs, _terminals, run_shared
     from circuitxbar.crossbar import END_NAMES
 
     term_g, bias = _terminals(xbar)

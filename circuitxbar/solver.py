@@ -15,6 +15,7 @@ import numba
 import numpy as np
 
 from circuitxbar import _kernels as K
+from circuitxbar._config import kernel_input
 from circuitxbar import _transfer
 from circuitxbar.crossbar import END_NAMES, Crossbar
 from circuitxbar.errors import ConvergenceError, ValidationError
@@ -114,18 +115,6 @@ class SolveResult:
     def power_total(self):
         """Total dissipated power [W]."""
         return self.power_device + self.power_row_wire + self.power_col_wire + self.power_terminal
-
-
-def kernel_input(a, dtype=np.float64):
-    """``a`` as every kernel takes an input array: C-contiguous, ``dtype`` and read-only (a
-    view; a copy only where the layout or dtype differs). Numba compiles a kernel once per
-    argument type, and whether an array is writable is part of its type: a read-only input (a
-    memory-mapped file, a frozen array, a tabulated model's table) would otherwise cost a
-    second compile of a whole chunk kernel (2-6 s each, measured), and a writable one after it
-    a third."""
-    out = np.ascontiguousarray(a, dtype=dtype).view()
-    out.flags.writeable = False
-    return out
 
 
 def _terminal_conductance(r):

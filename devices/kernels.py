@@ -54,7 +54,7 @@ import math
 import numba
 import numpy as np
 
-from circuitxbar._config import INNER, JIT
+from circuitxbar._config import INNER, JIT, kernel_input
 from circuitxbar._intrinsics import _float_from_bits, _mul_add
 
 OHMIC = 0
@@ -384,7 +384,8 @@ def eval_many(model, v, g, gate=True):
     code, params, table = model.packed()
     i_out = np.empty(v.size)
     d_out = np.empty(v.size)
-    _eval_flat(code, params, np.ascontiguousarray(table), g, gate, v, i_out, d_out)
+    _eval_flat(code, kernel_input(params), kernel_input(np.atleast_2d(table)), g, gate, v,
+               i_out, d_out)
     return i_out.reshape(shape), d_out.reshape(shape)
 
 
@@ -408,7 +409,7 @@ def _selector_flat(kind, p0, p1, p2, p3, u, i_out, d_out):
 def eval_selector(kind, p, u):
     """NumPy front of the selector branch alone: (I [A], dI/du [S]) at selector voltage u [V]."""
     u = np.asarray(u, dtype=np.float64)
-    flat = np.ascontiguousarray(u).ravel()
+    flat = kernel_input(u).ravel()
     i_out = np.empty(flat.size)
     d_out = np.empty(flat.size)
     _selector_flat(int(kind), float(p[0]), float(p[1]), float(p[2]), float(p[3]), flat,

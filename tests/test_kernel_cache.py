@@ -186,8 +186,12 @@ def test_read_only_inputs_and_tables_reuse_the_compiled_kernels():
              lambda x: cx.solve(sinh, x)]
     for call in calls:
         call(v)
+    sinh.device.current(0.1, 1e-5)  # the device library's NumPy front, _eval_flat
+    devices.ExponentialSelector(i0=1e-6, v0=0.1).current(np.linspace(-0.2, 0.2, 5))
     before = _signature_counts()
     results = [call(_read_only(v)) for call in calls]
     cx.solve(tabulated, 0.5 * v)
+    tabulated.device.current(_read_only([0.1, 0.2]), 1e-5)
+    devices.ExponentialSelector(i0=1e-6, v0=0.1).current(_read_only(np.linspace(-0.2, 0.2, 5)))
     assert _signature_counts() == before
     np.testing.assert_allclose(results[0].i_out, cx.solve(linear, v, method="cg").i_out)
