@@ -446,6 +446,9 @@ def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, ma
     from circuitxbar.crossbar import END_NAMES
 
     term_g, bias = _terminals(xbar)
+    # scalars as Python float and int (a NumPy float32 or int32 is another Numba type)
+    rtol, newton_tol, max_iter, max_newton = (float(rtol), float(newton_tol), int(max_iter),
+                                              int(max_newton))
     code, params, table = xbar.device.packed()
     params = kernel_input(params)
     table = kernel_input(np.atleast_2d(table))

@@ -417,6 +417,8 @@ def num_threads():
 def _solve_linear(xbar, v, rtol, max_iter, keep_nodes):
     prep = _prepare(xbar)
     v = kernel_input(v)  # (the transfer matrix's check and CG columns come here directly)
+    # scalars as Python float and int too: a NumPy float32 or int32 is another Numba type
+    rtol, max_iter = float(rtol), int(max_iter)
     o = _alloc_outputs(xbar, v.shape[0], keep_nodes)
     outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
             o["powers"], o["iters"], o["resid"], o["kcl"])

@@ -190,6 +190,10 @@ def test_read_only_inputs_and_tables_reuse_the_compiled_kernels():
     devices.ExponentialSelector(i0=1e-6, v0=0.1).current(np.linspace(-0.2, 0.2, 5))
     before = _signature_counts()
     results = [call(_read_only(v)) for call in calls]
+    # NumPy scalars for the tolerances and limits are other Numba types than float and int
+    cx.solve(linear, v, method="cg", rtol=np.float32(1e-10), max_iter=np.int32(500))
+    cx.solve(sinh, v, rtol=np.float32(1e-12), newton_tol=np.float32(1e-10),
+             max_newton=np.int32(40))
     cx.solve(tabulated, 0.5 * v)
     tabulated.device.current(_read_only([0.1, 0.2]), 1e-5)
     devices.ExponentialSelector(i0=1e-6, v0=0.1).current(_read_only(np.linspace(-0.2, 0.2, 5)))
