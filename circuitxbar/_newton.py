@@ -19,7 +19,7 @@ import numpy as np
 from circuitxbar import _kernels as K
 from circuitxbar._config import INNER, JIT, kernel_input
 from circuitxbar._intrinsics import _take_next
-from circuitxbar.devices.kernels import SINH, cell_current
+from circuitxbar.devices.kernels import SINH, cell_current, kernel_model
 from circuitxbar.devices.kernels import _sinh_cosh as sinh_cosh
 
 INF = math.inf
@@ -449,9 +449,7 @@ def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, ma
     # scalars as Python float and int (a NumPy float32 or int32 is another Numba type)
     rtol, newton_tol, max_iter, max_newton = (float(rtol), float(newton_tol), int(max_iter),
                                               int(max_newton))
-    code, params, table = xbar.device.packed()
-    params = kernel_input(params)
-    table = kernel_input(np.atleast_2d(table))
+    code, params, table = kernel_model(xbar.device)
     o = _alloc_outputs(xbar, v.shape[0], keep_nodes)
     status = np.zeros(v.shape[0], np.int64)
     gate = kernel_input(xbar.gate)
@@ -461,7 +459,7 @@ def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, ma
     n_batch = v.shape[0]
     run_shared(
         _solve_nonlinear_chunk, n_batch,
-        lambda counter: (int(code), params, table, xbar.conductance, gate, xbar.r_row,
+        lambda counter: (code, params, table, xbar.conductance, gate, xbar.r_row,
                          xbar.r_col, *term_g, *bias, ends, v, rtol, newton_tol, max_iter,
                          max_newton, counter, n_batch, *outs),
         # a Newton solve costs several linear ones

@@ -63,4 +63,3 @@ def run(args):
         print("  (that call compiled the linear solver; `circuitxbar precompile` compiles every "
               "path, in parallel, into the disk cache once)")
     return 0
-

@@ -416,7 +416,7 @@ def num_threads():
 
 def _solve_linear(xbar, v, rtol, max_iter, keep_nodes):
     prep = _prepare(xbar)
-    v = kernel_input(v)  # (the transfer matrix's check and CG columns come here directly)
+    v = kernel_input(v)  # (the transfer matrix's CG columns, np.eye, come here directly)
     # scalars as Python float and int too: a NumPy float32 or int32 is another Numba type
     rtol, max_iter = float(rtol), int(max_iter)
     o = _alloc_outputs(xbar, v.shape[0], keep_nodes)

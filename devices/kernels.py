@@ -378,14 +378,20 @@ def _broadcast(v, g, gate):
             np.array(gate, order="C").ravel())
 
 
+def kernel_model(model):
+    """``model.packed()`` as the kernels take it: (code int, params, table 2-D), both arrays
+    in ``kernel_input`` form, so every model reaches a kernel with the same argument types."""
+    code, params, table = model.packed()
+    return int(code), kernel_input(params), kernel_input(np.atleast_2d(table))
+
+
 def eval_many(model, v, g, gate=True):
     """Vectorised NumPy front of ``cell_current``: returns (I [A], dI/dV [S]) broadcast."""
     shape, v, g, gate = _broadcast(v, g, gate)
-    code, params, table = model.packed()
+    code, params, table = kernel_model(model)
     i_out = np.empty(v.size)
     d_out = np.empty(v.size)
-    _eval_flat(code, kernel_input(params), kernel_input(np.atleast_2d(table)), g, gate, v,
-               i_out, d_out)
+    _eval_flat(code, params, table, g, gate, v, i_out, d_out)
     return i_out.reshape(shape), d_out.reshape(shape)
 
 
