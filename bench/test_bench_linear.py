@@ -23,7 +23,8 @@ def test_solve(benchmark, size, batch):
     res = benchmark.pedantic(cx.solve, args=(xbar, v), kwargs={"keep_nodes": False},
                              rounds=5 if size <= 256 else 2, iterations=1)
     assert res.info.kcl_residual.max() <= 1e-9
-    record(f"solve (batch {batch}) per input", size, "circuitxbar", median_seconds(benchmark) / batch)
+    record(f"solve (batch {batch}) per input", size, "circuitxbar",
+           median_seconds(benchmark) / batch)
 
 
 def test_superlu_per_input(benchmark, size):

@@ -26,6 +26,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 
@@ -141,25 +142,33 @@ def precompile(jobs=None, *, timeout=600.0):
 
     here, away = GROUPS
     package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    try:
-        proc = subprocess.Popen([sys.executable, "-c", _WORKER, package_parent, *away],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    except (OSError, TypeError, ValueError) as exc:  # no interpreter to start (embedded Python)
-        warnings.warn(f"circuitxbar.precompile: could not start a worker process ({exc}); "
-                      f"compiling every path in this process", RuntimeWarning, stacklevel=2)
-        return _run_paths(PATHS)
-    try:
-        seconds = _run_paths(here)
+    # the worker writes into files, not pipes: this process reads nothing until its own half
+    # is compiled, and a worker with more than a pipe's 64 KB to say (Numba's warnings on
+    # stderr) would stop there and wait for it
+    with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
         try:
-            out, err = proc.communicate(timeout=timeout)
-            failure = None if proc.returncode == 0 else (
-                f"exited with status {proc.returncode}: {err.strip()[-800:]}")
-        except subprocess.TimeoutExpired:
-            failure = f"did not finish within timeout={timeout:g} s"
-    finally:
-        if proc.poll() is None:  # interrupted, or out of time: never leave it running
-            proc.kill()
-            proc.communicate()
+            proc = subprocess.Popen([sys.executable, "-c", _WORKER, package_parent, *away],
+                                    stdout=out_file, stderr=err_file, text=True)
+        except (OSError, TypeError, ValueError) as exc:  # no interpreter to start (embedded)
+            warnings.warn(f"circuitxbar.precompile: could not start a worker process ({exc}); "
+                          f"compiling every path in this process", RuntimeWarning, stacklevel=2)
+            return _run_paths(PATHS)
+        try:
+            seconds = _run_paths(here)
+            try:
+                proc.wait(timeout=timeout)
+                failure = None
+            except subprocess.TimeoutExpired:
+                failure = f"did not finish within timeout={timeout:g} s"
+        finally:
+            if proc.poll() is None:  # interrupted, or out of time: never leave it running
+                proc.kill()
+                proc.wait()
+        out_file.seek(0)
+        err_file.seek(0)
+        out, err = out_file.read(), err_file.read()
+    if failure is None and proc.returncode != 0:
+        failure = f"exited with status {proc.returncode}: {err.strip()[-800:]}"
     if failure is None:
         try:
             worker_seconds = json.loads(out.strip().splitlines()[-1])

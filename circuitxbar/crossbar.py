@@ -278,3 +278,11 @@ class Crossbar:
             f"r_col<={self.r_col.max():.3g} ohm, input={self.input_end}, "
             f"output={self.output_end}, device={type(self.device).__name__})"
         )
+
+
+def require_crossbar(obj) -> Crossbar:
+    """obj, when it is a Crossbar; else the ValidationError every entry point gives."""
+    if not isinstance(obj, Crossbar):
+        raise ValidationError(f"crossbar must be a circuitxbar.Crossbar, got "
+                              f"{type(obj).__name__}")
+    return obj

@@ -24,7 +24,7 @@ import scipy.linalg
 from circuitxbar import _direct
 from circuitxbar import _reduce as R
 from circuitxbar import _transfer
-from circuitxbar.crossbar import END_NAMES, Crossbar
+from circuitxbar.crossbar import END_NAMES, Crossbar, require_crossbar
 from circuitxbar.errors import ConvergenceError, ValidationError
 from circuitxbar.solver import (DEFAULT_KCL_TOL, SolverInfo, _alloc_outputs, _as_batch,
                                 _package, _prepare, run_chunked)
@@ -44,9 +44,7 @@ class Factorization:
     """
 
     def __init__(self, crossbar: Crossbar):
-        if not isinstance(crossbar, Crossbar):
-            raise ValidationError(
-                f"crossbar must be a circuitxbar.Crossbar, got {type(crossbar).__name__}")
+        require_crossbar(crossbar)
         if not crossbar.is_linear:
             raise ValidationError(
                 f"factorize needs a linear device model; {type(crossbar.device).__name__} is "

@@ -198,8 +198,8 @@ class _Network:
             ends = [self._describe_term(t) for t in self.ideal if self.term_node[t] == node]
             raise ValueError(
                 f"ideal (0 ohm) terminals {', '.join(ends)} sit on the same node (a "
-                f"zero-resistance line, or a line one cell long): the current split between them is undefined; "
-                f"give at least one of them a nonzero series resistance"
+                f"zero-resistance line, or a line one cell long): the current split between "
+                f"them is undefined; give at least one of them a nonzero series resistance"
             )
         self.pinned = pinned_nodes  # merged node pinned by each ideal terminal (same order)
 

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -78,6 +79,32 @@ def test_a_failed_worker_is_reported_and_its_paths_compile_here(cold_cache, monk
     with pytest.warns(RuntimeWarning, match=message):
         seconds = cx.precompile(jobs=2)
     assert list(seconds) == list(_precompile.PATHS)
+
+
+def test_a_talkative_worker_never_waits_for_this_process(cold_cache, monkeypatch, tmp_path):
+    # the worker says 256 KB on stderr (four pipe buffers) before it finishes; this process
+    # reads nothing until its own half is compiled, so the worker's output must not need a
+    # reader: here this process's half waits for the worker to have finished
+    done = tmp_path / "worker_done"
+    timings = json.dumps({p: 0.5 for p in _precompile.GROUPS[1]})
+    worker = (f"import sys, pathlib; sys.stderr.write('x' * 2**18); sys.stderr.flush(); "
+              f"pathlib.Path({str(done)!r}).touch(); print({timings!r})")
+    monkeypatch.setattr(_precompile, "_WORKER", worker)
+    real_run_paths = _precompile._run_paths
+    finished_first = []
+
+    def here_waits_for_the_worker(paths):
+        if paths == _precompile.GROUPS[0]:
+            deadline = time.monotonic() + 30.0
+            while not done.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            finished_first.append(done.exists())
+        return real_run_paths(paths)
+
+    monkeypatch.setattr(_precompile, "_run_paths", here_waits_for_the_worker)
+    seconds = cx.precompile(jobs=2)
+    assert finished_first == [True]
+    assert [seconds[p] for p in _precompile.GROUPS[1]] == [0.5] * len(_precompile.GROUPS[1])
 
 
 def test_a_hung_worker_is_killed_after_the_timeout(cold_cache, monkeypatch):

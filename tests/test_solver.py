@@ -174,7 +174,8 @@ def test_extreme_on_off_ratio():
 def _milliohm_array(r_wire):
     # weak cells behind (milli)ohm-scale wire segments: the sensed columns sit at microvolts
     rng = np.random.default_rng(21)
-    return cx.Crossbar(10 ** rng.uniform(-9, -6, (48, 48)), r_wire, r_wire), rng.standard_normal((2, 48))
+    xbar = cx.Crossbar(10 ** rng.uniform(-9, -6, (48, 48)), r_wire, r_wire)
+    return xbar, rng.standard_normal((2, 48))
 
 
 @pytest.mark.parametrize("r_wire", [0.01, 0.001])
@@ -348,6 +349,14 @@ def test_bad_v_in_is_rejected():
         cx.solve(xbar, np.zeros(2))
     with pytest.raises(ValidationError, match="not finite"):
         cx.solve(xbar, [0.1, np.nan, 0.2])
+
+
+@pytest.mark.parametrize("entry", [lambda x: cx.solve(x, np.zeros(2)), cx.transfer_matrix,
+                                   cx.factorize])
+def test_something_else_than_a_crossbar_is_rejected(entry):
+    # a bare conductance matrix is the likely mistake: the message names what came instead
+    with pytest.raises(ValidationError, match="must be a circuitxbar.Crossbar, got ndarray"):
+        entry(np.full((2, 2), 1e-5))
 
 
 def test_shorted_ideal_sources_are_rejected():

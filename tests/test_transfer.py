@@ -219,8 +219,18 @@ def test_the_check_runs_beside_the_merge_and_still_decides(monkeypatch):
         return real_reduce(g, wr, wc, i0, i1, j0, j1, *rest)
 
     monkeypatch.setattr(_reduce, "reduce_block", second_half_fails)
+    # a failed reduction leaves no T to check: the fallback's CG columns are the only solves
+    check_solves = []
+    real_solve = solver.solve
+
+    def counting_solve(*args, **kw):
+        check_solves.append(1)
+        return real_solve(*args, **kw)
+
+    monkeypatch.setattr(solver, "solve", counting_solve)
     assert rel_err(cx.transfer_matrix(xbar, method="auto"), good) <= 1e-9
     assert halves_failed
+    assert not check_solves
 
 
 def test_auto_takes_cg_on_narrow_arrays(monkeypatch):

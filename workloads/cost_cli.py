@@ -112,7 +112,8 @@ def write_cost_study(study, path):
             write_dataset(g, "s", b.s, "1", "S: 2S resistors per digit")
             write_dataset(g, "base", b.base, "1", "balanced base 2^(S+1) - 1")
             write_dataset(g, "cycles", b.cycles, "1", "digits per INT8 activation")
-            write_dataset(g, "compute_area_mm2", b.compute_area_mm2, "mm^2", "computation crossbars")
+            write_dataset(g, "compute_area_mm2", b.compute_area_mm2, "mm^2",
+                          "computation crossbars")
             write_dataset(g, "compute_energy_j", b.compute_energy_j, "J", "computation crossbars")
             write_dataset(g, "compute_latency_s", b.compute_latency_s, "s", "compute time only")
             write_dataset(g, "compute_adp_mm2_s", b.compute_adp_mm2_s, "mm^2 s", "area-delay")
