@@ -57,7 +57,7 @@ def pytest_terminal_summary(terminalreporter):
         rows = [{"case": c, "size": s, "unit": u, "seconds": impls}
                 for (c, s, u), impls in sorted(RESULTS.items())]
         with open(out, "w") as fh:
-            json.dump(rows, fh, indent=1)
+            json.dump({"rows": rows, "notes": NOTES}, fh, indent=1)
     tr = terminalreporter
     tr.section("circuitxbar against its references (median, same run)")
     tr.write_line(f"{'case':34s} {'size':>5s} {'unit':>8s} {'circuitxbar':>13s} "

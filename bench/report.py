@@ -5,7 +5,8 @@
 
 Runs ``pytest bench`` (pytest-benchmark), collects the per-case medians that the benchmarks
 record, and rewrites the block between the RESULTS markers of bench/README.md with the ratios
-against the references measured in the same run, the machine, and the date.
+against the references measured in the same run, the run's notes, the machine, and the
+date.
 """
 
 import datetime
@@ -58,10 +59,12 @@ def main(argv):
             cmd.append("--full")
         subprocess.run(cmd, check=True, env=env)
         with open(out) as fh:
-            rows = json.load(fh)
+            results = json.load(fh)
+    # the run's notes (each process of a median, say) go below the table, as in its summary
+    notes = "".join(f"\n- {line}" for line in results["notes"])
     block = (f"{BEGIN}\nMeasured {datetime.date.today().isoformat()} on {machine()}; "
              f"{'quick' if quick else 'full'} run of `python bench/report.py`.\n\n"
-             f"{table(rows)}\n{END}")
+             f"{table(results['rows'])}\n{notes}\n{END}")
     path = os.path.join(HERE, "README.md")
     text = open(path).read()
     start, stop = text.index(BEGIN), text.index(END) + len(END)
