@@ -58,9 +58,12 @@ print(json.dumps({"peak_mb": peak_kb / 1024}))
 """
 
 
-def _run(code, **env):
+def _run(code, unset=(), **env):
+    """The JSON that ``code`` prints last, run in a fresh process with this environment, less
+    the variables named in ``unset``, plus ``env``."""
+    base = {k: v for k, v in os.environ.items() if k not in unset}
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
-                         text=True, env=dict(os.environ, **env)).stdout
+                         text=True, env=dict(base, **env)).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -92,11 +95,7 @@ def test_precompile_time(request):
     totals = []
     for _ in range(n_runs):
         with tempfile.TemporaryDirectory() as cache:
-            env = {k: v for k, v in os.environ.items() if k != "CIRCUITXBAR_NO_CACHE"}
-            out = subprocess.run([sys.executable, "-c", _PRECOMPILE], check=True,
-                                 capture_output=True, text=True,
-                                 env=dict(env, NUMBA_CACHE_DIR=cache)).stdout
-        t = json.loads(out.strip().splitlines()[-1])
+            t = _run(_PRECOMPILE, unset=("CIRCUITXBAR_NO_CACHE",), NUMBA_CACHE_DIR=cache)
         assert t["precompile"] > 0 and t["first_calls"] >= 0
         totals.append(t["precompile"] + t["first_calls"])
     note("precompile (2 processes) + first calls, each process: "
