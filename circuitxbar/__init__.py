@@ -1,5 +1,16 @@
 """circuitxbar: circuit-level accuracy and power of memristor crossbar accelerators."""
 
+import os as _os
+import sys as _sys
+
+# Compile time (issue 5): while typing, Numba builds a highlighted error message (colorama
+# wraps and unwraps the terminal streams each time) for every type it looks at, raised or not:
+# about 20,000 messages and 1.0 s of the whole solver's first-call compile. Numba's own switch
+# turns the highlighting off; it is read when Numba is imported, so it only applies when this
+# import comes first, and a value already set wins (an empty one keeps the highlighting).
+if "numba" not in _sys.modules:
+    _os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
+
 from circuitxbar.crossbar import Crossbar
 from circuitxbar.errors import CircuitxbarError, ConvergenceError, ResultFileError, ValidationError
 from circuitxbar.solver import SolverInfo, SolveResult, solve, transfer_matrices, transfer_matrix

@@ -199,3 +199,26 @@ def test_read_only_inputs_and_tables_reuse_the_compiled_kernels():
     devices.ExponentialSelector(i0=1e-6, v0=0.1).current(_read_only(np.linspace(-0.2, 0.2, 5)))
     assert _signature_counts() == before
     np.testing.assert_allclose(results[0].i_out, cx.solve(linear, v, method="cg").i_out)
+
+
+def _numba_markup(env_value):
+    """What Numba's error-message scheme makes of "x" in a fresh process importing circuitxbar
+    first; env_value None leaves the variable unset."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING"}
+    if env_value is not None:
+        env["NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING"] = env_value
+    code = ("import circuitxbar, numba.core.errors as e; "
+            "print(repr(e.termcolor().errmsg('x')))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True,
+                         text=True, timeout=120)
+    return out.stdout.strip()
+
+
+def test_numba_builds_plain_messages_while_compiling_unless_the_user_chose():
+    # unset: circuitxbar switches the highlighting off (1.0 s of the whole solver's compile)
+    assert _numba_markup(None) == repr("x")
+    # an empty value keeps Numba's highlighting (terminal escape codes around the message)
+    assert "\\x1b[" in _numba_markup("")
