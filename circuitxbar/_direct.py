@@ -66,7 +66,6 @@ def solve_chunk(steps, top_ids, position, u_top, workspace, g, r_row,
     keep = vr_out.shape[0] == v_in.shape[0]
     w_row = K._wire_conductance(r_row)
     w_col = K._wire_conductance(r_col)
-    idev = np.empty((n_rows, n_cols))
     u_full, per_input_full = workspace
     sub = u_full.shape[1]
     for s0 in range(b_start, b_stop, sub):
@@ -79,13 +78,14 @@ def solve_chunk(steps, top_ids, position, u_top, workspace, g, r_row,
         kind, op_n, op_nb, id_off, ids, first_col, col_ptr, target, val, x_off, x_coef = steps
         R.back_substitute(kind, op_n, op_nb, id_off, ids, first_col, col_ptr, target, val, x_off,
                           x_coef, u)
+        # outputs straight from u, across the sub-batch (no per-input copy needed for them)
+        ends = _end_voltage_rows(b_left, b_right, b_top, b_bottom, v_in[s0:s1], input_code)
+        _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_bottom,
+                       ends[0], ends[1], ends[2], ends[3], t_left[s0:s1], t_right[s0:s1],
+                       t_top[s0:s1], t_bottom[s0:s1], powers[s0:s1], kcl[s0:s1])
         if not keep:
-            # outputs straight from u, across the sub-batch (no per-input copy needed)
-            ends = _end_voltage_rows(b_left, b_right, b_top, b_bottom, v_in[s0:s1], input_code)
-            _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_bottom,
-                           ends[0], ends[1], ends[2], ends[3], t_left[s0:s1], t_right[s0:s1],
-                           t_top[s0:s1], t_bottom[s0:s1], powers[s0:s1], kcl[s0:s1])
             continue
+        # the node voltages and device currents, back in row-major order per input
         for b in range(s0, s1):
             if (b - s0) % UNTILE_INPUTS == 0:
                 _untile(u, position, n_rows, n_cols, b - s0, min(b - s0 + UNTILE_INPUTS, s1 - s0),
@@ -93,17 +93,12 @@ def solve_chunk(steps, top_ids, position, u_top, workspace, g, r_row,
             x = per_input_full[(b - s0) % UNTILE_INPUTS]
             vr = x[:n_cells].reshape((n_rows, n_cols))
             vc = x[n_cells:].reshape((n_rows, n_cols))
-            vl, vrt, vt, vb = K._end_voltages(b_left, b_right, b_top, b_bottom, v_in[b],
-                                              input_code)
+            idev = idev_out[b]
             for i in range(n_rows):
                 for j in range(n_cols):
                     idev[i, j] = g[i, j] * (vr[i, j] - vc[i, j])
-            kcl[b] = K._outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
-                                vl, vrt, vt, vb, t_left[b], t_right[b], t_top[b], t_bottom[b],
-                                powers[b])
             K._copy(vr, vr_out[b])
             K._copy(vc, vc_out[b])
-            K._copy(idev, idev_out[b])
 
 
 @numba.njit(**INNER)

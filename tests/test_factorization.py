@@ -128,19 +128,41 @@ def test_what_it_refuses():
         fac.solve(np.ones(8), kcl_tol=0.0)
 
 
-def test_batched_outputs_match_the_per_input_ones():
-    # keep_nodes=False computes currents, powers and the KCL check across the batch straight
-    # from the back substitution's tile-ordered voltages; keep_nodes=True per input
+def test_batched_outputs_match_the_iterative_solves_outputs_on_the_same_voltages():
+    # the factorised solve computes currents, powers and the KCL check across the batch straight
+    # from the back substitution's tile-ordered voltages (_direct._outputs_batch); the iterative
+    # solve per input from row-major ones (_kernels._outputs). Fed the same node voltages,
+    # the two must agree to rounding.
+    from circuitxbar import _kernels as K
+    from circuitxbar._config import python_twin
+    from circuitxbar.crossbar import END_NAMES
+    from circuitxbar.solver import _terminals
+
+    outputs, end_voltages = python_twin(K._outputs), python_twin(K._end_voltages)
+    wire_g = python_twin(K._wire_conductance)
     rng = np.random.default_rng(14)
     for shape in ((20, 23), (33, 20)):
         xbar = varied_xbar(rng, *shape)
-        fac = cx.factorize(xbar)
         v = rng.uniform(-0.3, 0.3, (9, shape[0]))
-        per_input, batched = fac.solve(v), fac.solve(v, keep_nodes=False)
-        for name in FIELDS[:1] + FIELDS[4:] + POWERS:
-            assert rel_err(getattr(batched, name), getattr(per_input, name)) <= 1e-13, name
-        np.testing.assert_allclose(batched.info.kcl_residual, per_input.info.kcl_residual,
-                                   rtol=1e-6)
+        for keep_nodes in (True, False):
+            batched = cx.factorize(xbar).solve(v, keep_nodes=keep_nodes)
+            nodes = batched if keep_nodes else cx.factorize(xbar).solve(v)
+            (g_l, g_r, g_t, g_b), bias = _terminals(xbar)
+            for b in range(v.shape[0]):
+                vr, vc = nodes.v_row[b], nodes.v_col[b]
+                idev = xbar.conductance * (vr - vc)
+                ends = end_voltages(*bias, v[b], END_NAMES.index(xbar.input_end))
+                t = [np.zeros(shape[0]), np.zeros(shape[0]), np.zeros(shape[1]),
+                     np.zeros(shape[1])]
+                powers = np.zeros(5)
+                kcl = outputs(vr, vc, idev, wire_g(xbar.r_row), wire_g(xbar.r_col), g_l, g_r,
+                              g_t, g_b, *ends, *t, powers)
+                for name, ref in zip(("i_row_left", "i_row_right", "i_col_top",
+                                      "i_col_bottom"), t):
+                    assert rel_err(getattr(batched, name)[b], ref) <= 1e-13, name
+                for name, ref in zip(POWERS, powers):
+                    assert rel_err(getattr(batched, name)[b], ref) <= 1e-13, name
+                np.testing.assert_allclose(batched.info.kcl_residual[b], kcl, rtol=1e-6)
 
 
 def test_solve_method_choice():
