@@ -222,3 +222,77 @@ def test_numba_builds_plain_messages_while_compiling_unless_the_user_chose():
     assert _numba_markup(None) == repr("x")
     # an empty value keeps Numba's highlighting (terminal escape codes around the message)
     assert "\\x1b[" in _numba_markup("")
+
+
+def _compile_and_watch(*funcs):
+    """Compile each function (numba.njit, called on 1.0) and return, per compile event in
+    order, (function name, collector on during it), as a listener registered after
+    circuitxbar's sees it; a compile that fails is recorded all the same."""
+    import gc
+
+    from numba.core import event
+
+    seen = []
+
+    class Probe(event.Listener):
+        def on_start(self, ev):
+            seen.append((ev.data["dispatcher"].py_func.__name__, gc.isenabled()))
+
+        def on_end(self, ev):
+            pass
+
+    probe = Probe()
+    event.register("numba:compile", probe)
+    try:
+        for f in funcs:
+            try:
+                numba.njit(f)(1.0)
+            except numba.core.errors.TypingError:
+                pass
+    finally:
+        event.unregister("numba:compile", probe)
+    return seen
+
+
+def _as_circuitxbar(f):
+    f.__module__ = "circuitxbar._probe"  # what the pause looks at: the function's package
+    return f
+
+
+def test_the_collector_pauses_while_a_circuitxbar_kernel_compiles(monkeypatch):
+    import gc
+
+    from circuitxbar import _config
+
+    inner = numba.njit(_as_circuitxbar(lambda x: x * 3.0))
+
+    @_as_circuitxbar
+    def ours(x):
+        return inner(x) + 1.0
+
+    @_as_circuitxbar
+    def broken(x):
+        return x.no_such_attribute  # a typing error: the compile raises
+
+    def theirs(x):
+        return x + 2.0
+
+    assert gc.isenabled()
+    seen = _compile_and_watch(ours, broken, theirs)
+    # paused for circuitxbar's kernel and the kernel it calls, and for the failing compile;
+    # another package's function compiles with the collector on
+    assert [name for name, _on in seen] == ["ours", "<lambda>", "broken", "theirs"]
+    assert [on for _name, on in seen] == [False, False, False, True]
+    assert gc.isenabled()  # back on after each, the failed compile included
+
+    # a collector the user switched off stays off
+    gc.disable()
+    try:
+        _compile_and_watch(_as_circuitxbar(lambda x: x - 1.0))
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+    # CIRCUITXBAR_COMPILE_GC=1 (read at import into this flag) keeps it collecting
+    monkeypatch.setattr(_config, "PAUSE_GC_WHILE_COMPILING", False)
+    assert _compile_and_watch(_as_circuitxbar(lambda x: x - 2.0)) == [("<lambda>", True)]
