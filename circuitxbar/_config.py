@@ -72,7 +72,7 @@ class _CollectorPause(_numba_event.Listener):
         self.depth += 1
         if self.depth == 1 and PAUSE_GC_WHILE_COMPILING and gc.isenabled():
             func = getattr((event.data or {}).get("dispatcher"), "py_func", None)
-            if getattr(func, "__module__", "").split(".")[0] == "circuitxbar":
+            if (getattr(func, "__module__", None) or "").split(".")[0] == "circuitxbar":
                 gc.disable()
                 self.resume = True
 

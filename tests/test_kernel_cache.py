@@ -277,12 +277,17 @@ def test_the_collector_pauses_while_a_circuitxbar_kernel_compiles(monkeypatch):
     def theirs(x):
         return x + 2.0
 
+    def nameless(x):
+        return x + 3.0
+
+    nameless.__module__ = None  # (a function may have no module: no error, no pause)
+
     assert gc.isenabled()
-    seen = _compile_and_watch(ours, broken, theirs)
+    seen = _compile_and_watch(ours, broken, theirs, nameless)
     # paused for circuitxbar's kernel and the kernel it calls, and for the failing compile;
-    # another package's function compiles with the collector on
-    assert [name for name, _on in seen] == ["ours", "<lambda>", "broken", "theirs"]
-    assert [on for _name, on in seen] == [False, False, False, True]
+    # other functions compile with the collector on
+    assert [name for name, _on in seen] == ["ours", "<lambda>", "broken", "theirs", "nameless"]
+    assert [on for _name, on in seen] == [False, False, False, True, True]
     assert gc.isenabled()  # back on after each, the failed compile included
 
     # a collector the user switched off stays off
