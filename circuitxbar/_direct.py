@@ -91,14 +91,15 @@ def solve_chunk(steps, top_ids, position, u_top, workspace, g, r_row,
                 _untile(u, position, n_rows, n_cols, b - s0, min(b - s0 + UNTILE_INPUTS, s1 - s0),
                         per_input_full)
             x = per_input_full[(b - s0) % UNTILE_INPUTS]
-            vr = x[:n_cells].reshape((n_rows, n_cols))
-            vc = x[n_cells:].reshape((n_rows, n_cols))
-            idev = idev_out[b]
+            vr, vc, idev = vr_out[b], vc_out[b], idev_out[b]
+            # one pass, straight from the flat per-input copy (no reshape: it compiles a helper)
             for i in range(n_rows):
                 for j in range(n_cols):
-                    idev[i, j] = g[i, j] * (vr[i, j] - vc[i, j])
-            K._copy(vr, vr_out[b])
-            K._copy(vc, vc_out[b])
+                    a = x[i * n_cols + j]
+                    c = x[n_cells + i * n_cols + j]
+                    vr[i, j] = a
+                    vc[i, j] = c
+                    idev[i, j] = g[i, j] * (a - c)
 
 
 @numba.njit(**INNER)

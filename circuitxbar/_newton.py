@@ -366,7 +366,8 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
             # linear convergence as change * s_k; the inexact inner solves (forcing FORCING
             # from step 2 on) bound it below by FORCING s_k. When even that is below the
             # tolerance, another step would only confirm convergence: stop now.
-            rate = change if chord else step_max**2 / prev_step**2
+            # (products, not ** 2: a power compiles Numba's integer-power helper)
+            rate = change if chord else (step_max * step_max) / (prev_step * prev_step)
             predicted = max(rate * step_max, FORCING * step_max)
             if predicted <= 0.1 * newton_tol * v_scale:
                 # idev, gd hold the currents at this full step's end point: the returned state

@@ -54,9 +54,11 @@ def _gth_eliminate(y, nb, weights):
     pivot is the sum of the node's remaining off-diagonal magnitudes (row k left of k: the
     nodes after k are gone).
 
-    weights (n - nb, n), unless empty, receives each eliminated node's voltage as a convex
-    combination of the nodes left when it went: u_k = sum_{j < k} weights[k - nb, j] u_j
-    (what the back substitution of a factorisation needs; rows of isolated nodes stay 0)."""
+    weights ((n - nb) n,), unless empty, receives each eliminated node's voltage as a convex
+    combination of the nodes left when it went: u_k = sum_{j < k} weights[(k - nb) n + j] u_j
+    (what the back substitution of a factorisation needs; rows of isolated nodes stay 0).
+    Flat, as the factorisation's coefficient array holds it: a 2-D view would take a reshape,
+    which compiles Numba's reshape helper."""
     n = y.shape[0]
     record = weights.shape[0] > 0
     for k in range(n - 1, nb - 1, -1):
@@ -67,8 +69,9 @@ def _gth_eliminate(y, nb, weights):
             continue
         inv = 1.0 / d
         if record:
+            row = (k - nb) * n
             for j in range(k):
-                weights[k - nb, j] = -y[k, j] * inv
+                weights[row + j] = -y[k, j] * inv
         for a in range(1, k):
             f = y[k, a] * inv
             if f != 0.0:
@@ -224,8 +227,9 @@ def merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, record):
     """Boundary matrix of block (i0, i1, j0, j1) from those of its two halves, and how the
     shared nodes were eliminated (MERGED_BY_BLAS or MERGED_BY_GTH).
 
-    record (m, nb + m), unless empty, receives what the back substitution needs: the GTH
-    weights (_gth_eliminate), or for the BLAS path X (m, nb) in its leading m nb entries,
+    record (m (nb + m),), unless empty, receives what the back substitution needs: the GTH
+    weights (_gth_eliminate), or for the BLAS path X (m, nb) row-major in its leading m nb
+    entries,
     X = -Y_ss^-1 Y_sb (the shared nodes' voltages are X u_b). The halves and the result are
     in the LOWER convention (strictly lower triangle only)."""
     ca, ta, cb, tb, nb, m = _merge_layout(i0, i1, j0, j1, n_rows, n_cols, keep)
@@ -239,8 +243,8 @@ def merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, record):
     whole = np.int64(0)  # not the literal 0, which would compile a second _scatter
     _scatter(ya, ca, ta, whole, y, y, y)
     _scatter(yb, cb, tb, whole, y, y, y)
-    if record.shape[0] > 0:
-        K._fill(record, 0.0)
+    for q in range(record.size):
+        record[q] = 0.0
     return _gth_eliminate(y, nb, record), MERGED_BY_GTH
 
 
@@ -328,11 +332,10 @@ def _blas_merge(ya, yb, ca, ta, cb, tb, nb, m, record):
     if _lapack.schur_update(yss, ysb, s, want_x) != 0:
         return s, False
     if want_x:
-        flat = record.ravel()
         k = 0
         for a in range(m):
             for b in range(nb):
-                flat[k] = ysb[a, b]
+                record[k] = ysb[a, b]
                 k += 1
     return s, True
 
@@ -361,14 +364,15 @@ def reduce_block(g, wr, wc, i0, i1, j0, j1, keep, ya, yb):
     the first-call compile short (every function called from Python compiles its own tree)."""
     n_rows, n_cols = g.shape
     none = np.empty((0, 0))
+    no_record = np.empty(0)
     if ya.shape[0] == 0:
         if i1 - i0 < LEAF_BELOW and j1 - j0 < LEAF_BELOW:
-            return _leaf(g, wr, wc, i0, i1, j0, j1, keep, np.empty(0, np.int64), none)
+            return _leaf(g, wr, wc, i0, i1, j0, j1, keep, np.empty(0, np.int64), no_record)
         _rows, ha, hb = halves(i0, i1, j0, j1)
         ya = reduce_block(g, wr, wc, ha[0], ha[1], ha[2], ha[3], keep, none, none)
         yb = reduce_block(g, wr, wc, hb[0], hb[1], hb[2], hb[3], keep, none, none)
     # unpacked, not [0]: without IR rewrites a literal tuple index compiles an overload
-    y, _nb = merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, none)
+    y, _nb = merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, no_record)
     return y
 
 
@@ -436,7 +440,7 @@ def factor_block(g, wr, wc, i0, i1, j0, j1, keep, kind, op_n, op_nb, id_off, coe
         n, nb = _leaf_size(i0, i1, j0, j1, n_rows, n_cols, keep)
         k, p_id, p_coef = pos[0], pos[1], pos[2]
         y = _leaf(g, wr, wc, i0, i1, j0, j1, keep, ids[p_id:p_id + n],
-                  coef[p_coef:p_coef + (n - nb) * n].reshape((n - nb, n)))
+                  coef[p_coef:p_coef + (n - nb) * n])
         kind[k] = MERGED_BY_GTH
     else:
         rows, ha, hb = halves(i0, i1, j0, j1)
@@ -456,7 +460,7 @@ def factor_block(g, wr, wc, i0, i1, j0, j1, keep, kind, op_n, op_nb, id_off, coe
             ids[p_id + nb + s] = node_id(True, mid, j0 + s, n_cols, n_rows) if rows else (
                 node_id(False, i0 + s, mid, n_cols, n_rows))
         y, kind[k] = merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep,
-                           coef[p_coef:p_coef + m * n].reshape((m, n)))
+                           coef[p_coef:p_coef + m * n])
     op_n[k] = n
     op_nb[k] = nb
     id_off[k] = p_id

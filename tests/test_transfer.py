@@ -250,7 +250,7 @@ def test_gth_elimination_matches_dense_schur():
     ref = lap[:nb, :nb] - lap[:nb, nb:] @ np.linalg.solve(lap[nb:, nb:], lap[nb:, :nb])
     # it reads and returns the strictly lower triangle only: garbage above must not matter
     garbage = np.tril(lap) + np.triu(np.full((n, n), np.nan), 1)
-    got = python_twin(_reduce._gth_eliminate)(garbage, nb, np.empty((0, 0)))
+    got = python_twin(_reduce._gth_eliminate)(garbage, nb, np.empty(0))
     got = _reduce.full_laplacian(got)
     assert np.abs(got - ref).max() <= 1e-13 * np.abs(ref).max()
 
@@ -268,12 +268,12 @@ def test_blas_merge_matches_node_by_node_merge():
     yb = _reduce.reduce_block(g, wr, wc, 0, 20, 20, 40, keep, none, none)
     ca, ta, cb, tb, nb, m = python_twin(_reduce._merge_layout)(*args)
     assert m == 20 > _reduce.SMALL
-    blas, ok = python_twin(_reduce._blas_merge)(ya, yb, ca, ta, cb, tb, nb, m, np.empty((0, 0)))
+    blas, ok = python_twin(_reduce._blas_merge)(ya, yb, ca, ta, cb, tb, nb, m, np.empty(0))
     assert ok
     y = np.zeros((nb + m, nb + m))
     python_twin(_reduce._scatter)(ya, ca, ta, 0, y, y, y)
     python_twin(_reduce._scatter)(yb, cb, tb, 0, y, y, y)
-    gth = python_twin(_reduce._gth_eliminate)(y, nb, np.empty((0, 0)))
+    gth = python_twin(_reduce._gth_eliminate)(y, nb, np.empty(0))
     blas, gth = _reduce.full_laplacian(blas), _reduce.full_laplacian(gth)
     assert np.abs(blas - gth).max() <= 1e-13 * np.abs(gth).max()
 
