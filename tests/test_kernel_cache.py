@@ -4,6 +4,7 @@ kernel that Python code calls keeps its entry wrapper; and read-only inputs reus
 compiled for writable ones."""
 
 import ast
+import gc
 import glob
 import importlib
 import os
@@ -12,7 +13,6 @@ import types
 import numba
 import numpy as np
 
-import circuitxbar
 import circuitxbar as cx
 from circuitxbar._config import drop_stale_caches
 
@@ -63,7 +63,7 @@ def test_a_change_of_compile_settings_drops_every_cache(tmp_path):
 
 def _package_sources():
     """(module name, path) of every source file of circuitxbar and circuitxbar.devices."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(circuitxbar.__file__)))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(cx.__file__)))
     for folder, package in (("circuitxbar", "circuitxbar"), ("devices", "circuitxbar.devices")):
         for path in sorted(glob.glob(os.path.join(root, folder, "*.py"))):
             stem = os.path.splitext(os.path.basename(path))[0]
@@ -72,7 +72,7 @@ def _package_sources():
 
 def test_every_kernel_module_is_guarded():
     # a module with compiled code missing from the list would keep running stale machine code
-    guarded = {os.path.realpath(p) for p in circuitxbar.kernel_sources()}
+    guarded = {os.path.realpath(p) for p in cx.kernel_sources()}
     for _name, path in _package_sources():
         with open(path) as fh:
             text = fh.read()
@@ -228,8 +228,6 @@ def _compile_and_watch(*funcs):
     """Compile each function (numba.njit, called on 1.0) and return, per compile event in
     order, (function name, collector on during it), as a listener registered after
     circuitxbar's sees it; a compile that fails is recorded all the same."""
-    import gc
-
     from numba.core import event
 
     seen = []
@@ -260,8 +258,6 @@ def _as_circuitxbar(f):
 
 
 def test_the_collector_pauses_while_a_circuitxbar_kernel_compiles(monkeypatch):
-    import gc
-
     from circuitxbar import _config
 
     inner = numba.njit(_as_circuitxbar(lambda x: x * 3.0))
