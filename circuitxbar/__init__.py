@@ -45,7 +45,7 @@ def kernel_sources():
 
     here = os.path.dirname(os.path.abspath(__file__))
     names = ("_kernels.py", "_newton.py", "_config.py", "_linkonly.py", "_reduce.py", "_lapack.py",
-             "_direct.py", "_intrinsics.py")
+             "_direct.py", "_intrinsics.py", "_native.py")
     return [os.path.join(here, name) for name in names] + [_device_kernels.__file__]
 
 

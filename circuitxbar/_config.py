@@ -48,6 +48,11 @@ INNER = dict(JIT, no_cpython_wrapper=True)
 if _linkonly.SUPPORTED:
     INNER.update(cache=False, pipeline_class=_linkonly.LinkOnlyCompiler)
 
+#: kernels that other kernels call through their address (``_native.Shared``): compiled once,
+#: as their own cached library with machine code, and never linked into a caller; no Python
+#: entry wrapper, since only kernels call them
+SHARED = dict(JIT, no_cpython_wrapper=True)
+
 #: Python's cyclic garbage collector pauses while a circuitxbar kernel compiles (issue 5,
 #: compile time). Numba's compiler allocates millions of short-lived objects, many in cycles;
 #: the collector ran 18 full collections during the whole solver's first-call compile, 2.5 s

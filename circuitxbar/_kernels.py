@@ -26,11 +26,25 @@ import math
 
 import numba
 import numpy as np
+from numba.core import types as nt
 
-from circuitxbar._config import INNER, JIT
+from circuitxbar._config import INNER, JIT, SHARED
 from circuitxbar._intrinsics import _take_next
+from circuitxbar._native import Shared
 
 INF = math.inf
+
+# The types of the kernels called through their address (``_native.Shared``): (R, C) and
+# per-line arrays, read-only where Python hands in a Crossbar's own, and the records of
+# _alloc_factors (one per line direction, and the row factorisation's scratch) and
+# _alloc_workspace
+F2 = nt.float64[:, ::1]
+F1 = nt.float64[::1]
+F1_READ = F1.copy(readonly=True)
+FACTORS = nt.Tuple((F2, F2, F2, F1, F1, F1))
+FACTOR_SCRATCH = nt.UniTuple(F2, 4)
+WORK = nt.Tuple((F2, F2, F2, F2, F1, F2, F2))
+
 #: the KCL check's rounding floor per volt of voltage scale and siemens of wire conductance
 #: (see _chain_currents): 8 eps, where exact answers measured 1-2 eps
 KCL_FLOOR = 8.0 * 2.220446049250313e-16
@@ -225,6 +239,11 @@ def _factor_all(g, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c,
     cbg, cbinj, cp, cas, cae, cbe = col_c
     _factor_lines(g, r_col, g_top, g_bottom, cbg, cbinj, cp, cas, cae, cbe)
     _factor_rows(g, r_row, g_left, g_right, rbg, rbinj, rp, ras, rae, rbe, scratch)
+
+
+FACTOR_ALL = Shared(_factor_all, (F2, F1_READ, F1_READ, F1, F1, F1, F1, FACTORS, FACTORS,
+                                  FACTOR_SCRATCH))
+call_factor_all = FACTOR_ALL.call
 
 
 @numba.njit(**INNER)
@@ -501,7 +520,7 @@ def _apply_f(row_c, col_c, u, inj, v_left, v_right, v_top, v_bottom, out, vc_out
                    w_row, g_left, g_right, lane, vbuf, sbuf)
 
 
-@numba.njit(**INNER)
+@numba.njit(**SHARED)
 def _col_voltages(col_c, vr, inj, v_top, v_bottom, vc):
     """Column-node voltages vc (R, C) for row voltages vr: the column half of F only (no row
     solves), forward elimination into vc and back-substitution in place."""
@@ -516,6 +535,10 @@ def _col_voltages(col_c, vr, inj, v_top, v_bottom, vc):
         for j in range(n_cols):
             s = vc[i, j]
             vc[i, j] = s + cp[i, j] * (vc[i + 1, j] - s)
+
+
+COL_VOLTAGES = Shared(_col_voltages, (FACTORS, F2, F2, F1, F1, F2))
+call_col_voltages = COL_VOLTAGES.call
 
 
 @numba.njit(**INNER)
@@ -541,7 +564,7 @@ def _rows_at_zero(row_c, v_left, v_right, out, vbuf, sbuf):
         _row_sweep(row_c, i, vbuf[0], none, v_left, v_right, out, sbuf[0])
 
 
-@numba.njit(**INNER)
+@numba.njit(**SHARED)
 def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bottom,
          inj, x0, x, rtol, eta, max_iter, work):
     """CG on the row voltages (R, C) into x. Returns (iterations, relative residual).
@@ -613,6 +636,11 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
     if warm and not moved:
         _copy(x0, x)
     return it, rel
+
+
+PCG = Shared(_pcg, (F2, FACTORS, FACTORS) + (F1,) * 7 + (F2, F2, F2, nt.float64, nt.float64,
+                                                         nt.int64, WORK))
+call_pcg = PCG.call
 
 
 @numba.njit(**INNER)
@@ -811,7 +839,7 @@ def _terminal_power(i_in, i_end, g_start, g_end, v_start, v_end, t_start):
     return p_term, p_src
 
 
-@numba.njit(**INNER)
+@numba.njit(**SHARED)
 def _outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
              v_left, v_right, v_top, v_bottom, t_left, t_right, t_top, t_bottom, powers):
     """Terminal currents (array -> terminal) [A], powers [W]; returns the relative KCL residual.
@@ -860,6 +888,10 @@ def _outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
     return max(mm_r, mm_c) / scale
 
 
+OUTPUTS = Shared(_outputs, (F2, F2, F2) + (F1,) * 15)
+call_outputs = OUTPUTS.call
+
+
 @numba.njit(**INNER)
 def _wire_conductance(r):
     """1/r per line, 0 where r = 0 (merged lines carry no wire energy)."""
@@ -885,6 +917,7 @@ def _solve_linear_chunk(
     g, row_c, col_c, r_row, r_col, g_left, g_right, g_top, g_bottom,
     b_left, b_right, b_top, b_bottom, input_code, v_in, rtol, max_iter, next_input, b_stop,
     vr_out, vc_out, idev_out, t_left, t_right, t_top, t_bottom, powers, iters, resid, kcl,
+    shared,
 ):
     """Solve inputs of the batch v_in (B, n_in) on a linear array until next_input (int64
     (1,), shared by the batch's threads) passes b_stop.
@@ -892,8 +925,9 @@ def _solve_linear_chunk(
     Runs without the GIL, one call per thread (solver.run_shared): each takes the next input
     as it finishes one, and allocates its scratch once (fresh large allocations per input cost
     page faults comparable to a solve). Threads from Python rather than ``prange`` keep
-    compile time low.
+    compile time low. shared: the addresses of (PCG, COL_VOLTAGES, OUTPUTS), LINEAR_SHARED.
     """
+    pcg_at, col_voltages_at, outputs_at = shared
     n_rows, n_cols = g.shape
     keep = vr_out.shape[0] == v_in.shape[0]
     w_row = _wire_conductance(r_row)
@@ -909,19 +943,28 @@ def _solve_linear_chunk(
         if b >= b_stop:
             break
         vl, vrt, vt, vb = _end_voltages(b_left, b_right, b_top, b_bottom, v_in[b], input_code)
-        it, rel = _pcg(g, row_c, col_c, w_row, g_left, g_right, vl, vrt, vt, vb,
-                       dummy, dummy, x, rtol, 0.0, max_iter, work)
+        it, rel = call_pcg(pcg_at, (g, row_c, col_c, w_row, g_left, g_right, vl, vrt, vt, vb,
+                                  dummy, dummy, x, rtol, 0.0, max_iter, work))
         # column voltages consistent with the returned row voltages (column chains only)
-        _col_voltages(col_c, x, dummy, vt, vb, vc)
+        call_col_voltages(col_voltages_at, (col_c, x, dummy, vt, vb, vc))
         for i in range(n_rows):
             for j in range(n_cols):
                 idev[i, j] = g[i, j] * (x[i, j] - vc[i, j])
-        kcl[b] = _outputs(x, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
-                          vl, vrt, vt, vb, t_left[b], t_right[b], t_top[b], t_bottom[b],
-                          powers[b])
+        kcl[b] = call_outputs(outputs_at, (x, vc, idev, w_row, w_col, g_left, g_right, g_top,
+                                           g_bottom, vl, vrt, vt, vb, t_left[b], t_right[b],
+                                           t_top[b], t_bottom[b], powers[b]))
         iters[b] = it
         resid[b] = rel
         if keep:
             _copy(x, vr_out[b])
             _copy(vc, vc_out[b])
             _copy(idev, idev_out[b])
+
+
+#: the kernels _solve_linear_chunk calls through their address, in its ``shared`` order
+LINEAR_SHARED = (PCG, COL_VOLTAGES, OUTPUTS)
+
+
+def addresses(kernels):
+    """The addresses of Shared kernels, as the tuple of int64 a chunk kernel takes."""
+    return tuple(k.address() for k in kernels)

@@ -204,7 +204,7 @@ def _chord_source(gd, gd_fac, inj, vr, vc, inj_chord):
 
 @numba.njit(**INNER)
 def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right, g_top,
-               g_bottom):
+               g_bottom, factor_all_at):
     """Device currents and conductances at zero bias and that network's chain factors:
     (idev0, gd0, row factors, column factors, all finite, any current). Input-independent, so
     computed once per batch chunk rather than once per input."""
@@ -226,15 +226,16 @@ def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
             any_current = any_current or idev0[i, j] != 0.0
     row_c, col_c, fscratch = K._alloc_factors(n_rows, n_cols)
     if finite:
-        K._factor_all(gd0, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c,
-                      fscratch)
+        K.call_factor_all(factor_all_at, (gd0, r_row, r_col, g_left, g_right, g_top, g_bottom,
+                                          row_c, col_c, fscratch))
     return idev0, gd0, row_c, col_c, finite, any_current
 
 
 @numba.njit(**INNER)
 def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 g_left, g_right, g_top, g_bottom, v_left, v_right, v_top, v_bottom,
-                rtol, newton_tol, max_iter, max_newton, vr, vc, idev, scratch, zero_bias):
+                rtol, newton_tol, max_iter, max_newton, vr, vc, idev, scratch, zero_bias,
+                shared):
     """Solve one input. vr, vc (R, C) and the scratch's two pairs take turns holding the
     current point (a full step's point is the pair its linear solve wrote, a shorter one is
     written into the spare pair; none is copied): the solution's pair is returned. idev (R, C)
@@ -242,6 +243,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
 
     zero_bias (from _zero_bias): the devices linearised at zero bias and that network
     factorised, the same for every input, so the first step of each input reuses them.
+    shared: the addresses of NEWTON_SHARED.
 
     Returns (cg iterations, newton steps, last CG residual, status, current, chord steps, vr,
     vc): status 0 converged, 1 device current not finite, 2 no convergence within max_newton,
@@ -251,6 +253,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     """
     gd, inj, row_c, col_c, fscratch, work, xr, xc, lanes, gd_fac, inj_chord, vr_to, vc_to = \
         scratch
+    pcg_at, col_voltages_at, _outputs_at, factor_all_at = shared
     v_scale = 0.0
     for arr in (v_left, v_right, v_top, v_bottom):
         for k in range(arr.size):
@@ -266,10 +269,11 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     inj0 = idev0 if current0 else np.empty((0, 0))
     none = np.empty((0, 0))
     # straight into vr: the start is the first linearisation point (no copy of it)
-    it, rel = K._pcg(gd0, row_c0, col_c0, w_row, g_left, g_right, v_left, v_right, v_top,
-                     v_bottom, inj0, none, vr, rtol, EARLY_FORCING, max_iter, work)
+    it, rel = K.call_pcg(pcg_at, (gd0, row_c0, col_c0, w_row, g_left, g_right, v_left, v_right,
+                                  v_top, v_bottom, inj0, none, vr, rtol, EARLY_FORCING,
+                                  max_iter, work))
     total_it = it
-    K._col_voltages(col_c0, vr, inj0, v_top, v_bottom, vc)
+    K.call_col_voltages(col_voltages_at, (col_c0, vr, inj0, v_top, v_bottom, vc))
     # the point itself: X = V
     _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, vr, vc, 1.0, idev,
                                gd, inj, none, none)
@@ -293,8 +297,8 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         else:
             # factor this point's conductances; they become gd_fac (swapped, not copied)
             gd, gd_fac = gd_fac, gd
-            K._factor_all(gd_fac, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c,
-                          col_c, fscratch)
+            K.call_factor_all(factor_all_at, (gd_fac, r_row, r_col, g_left, g_right, g_top,
+                                              g_bottom, row_c, col_c, fscratch))
             g_lin, inj_lin = gd_fac, inj
         # forcing term (inexact Newton): the small-signal start and the first Newton step are
         # far from the solution, where a looser inner solve costs no extra Newton step
@@ -303,12 +307,12 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         # no inner solve needs to be tighter than a tenth of the Newton tolerance (the last
         # step's size is below newton_tol; 1e-12 against rtol's 1e-13 saves one CG iteration
         # on the sinh benchmark, KCL mismatch 6e-13)
-        it, rel = K._pcg(g_lin, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top,
-                         v_bottom, inj_lin, vr, xr, max(rtol, 0.1 * newton_tol), eta,
-                         max_iter, work)
+        it, rel = K.call_pcg(pcg_at, (g_lin, row_c, col_c, w_row, g_left, g_right, v_left,
+                                      v_right, v_top, v_bottom, inj_lin, vr, xr,
+                                      max(rtol, 0.1 * newton_tol), eta, max_iter, work))
         total_it += it
         # the new point X = (xr, xc)
-        K._col_voltages(col_c, xr, inj_lin, v_top, v_bottom, xc)
+        K.call_col_voltages(col_voltages_at, (col_c, xr, inj_lin, v_top, v_bottom, xc))
         step_max, a, b, s0 = _direction(xr, xc, vr, vc, idev, w_row, w_col, g_left, g_right,
                                         g_top, g_bottom, v_left, v_right, v_top, v_bottom,
                                         lanes)
@@ -383,18 +387,20 @@ def _solve_nonlinear_chunk(
     code, params, table, gstate, gate, r_row, r_col, g_left, g_right, g_top, g_bottom,
     b_left, b_right, b_top, b_bottom, input_code, v_in, rtol, newton_tol, max_iter, max_newton,
     next_input, b_stop, vr_out, vc_out, idev_out, t_left, t_right, t_top, t_bottom, powers,
-    iters, newton, chords, resid, kcl, status,
+    iters, newton, chords, resid, kcl, status, shared,
 ):
     """Solve inputs until next_input (int64 (1,), shared by the batch's threads) passes b_stop
     (nogil; one call per thread, see solver.run_shared). A Newton input costs milliseconds and
-    the cost varies by input and by core, so inputs are handed out one at a time."""
+    the cost varies by input and by core, so inputs are handed out one at a time. shared: the
+    addresses of NEWTON_SHARED."""
+    _pcg_at, _col_voltages_at, outputs_at, factor_all_at = shared
     n_rows, n_cols = gstate.shape
     keep = vr_out.shape[0] == v_in.shape[0]
     w_row = K._wire_conductance(r_row)
     w_col = K._wire_conductance(r_col)
     scratch = _alloc_newton(n_rows, n_cols)
     zero_bias = _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
-                           g_top, g_bottom)
+                           g_top, g_bottom, factor_all_at)
     vr_a = np.empty((n_rows, n_cols))
     vc_a = np.empty((n_rows, n_cols))
     idev = np.empty((n_rows, n_cols))
@@ -411,16 +417,16 @@ def _solve_nonlinear_chunk(
         it, nsteps, rel, st, current, n_chord, vr, vc = _newton_one(
             code, params, table, gstate, gate, r_row, r_col, w_row, w_col, g_left, g_right,
             g_top, g_bottom, vl, vrt, vt, vb, rtol, newton_tol, max_iter, max_newton, vr_a,
-            vc_a, idev, scratch, zero_bias)
+            vc_a, idev, scratch, zero_bias, shared)
         if not current:
             # device currents at the returned voltages (not at the last trial point)
             _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, vr, vc,
                                        1.0, idev, gd, inj, none, none)
             if not finite and st == 0:
                 st = 1
-        kcl[b] = K._outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
-                            vl, vrt, vt, vb, t_left[b], t_right[b], t_top[b], t_bottom[b],
-                            powers[b])
+        kcl[b] = K.call_outputs(outputs_at, (vr, vc, idev, w_row, w_col, g_left, g_right, g_top,
+                                             g_bottom, vl, vrt, vt, vb, t_left[b], t_right[b],
+                                             t_top[b], t_bottom[b], powers[b]))
         iters[b] = it
         newton[b] = nsteps
         chords[b] = n_chord
@@ -431,6 +437,9 @@ def _solve_nonlinear_chunk(
             K._copy(vc, vc_out[b])
             K._copy(idev, idev_out[b])
 
+
+#: the kernels _solve_nonlinear_chunk calls through their address, in its ``shared`` order
+NEWTON_SHARED = (K.PCG, K.COL_VOLTAGES, K.OUTPUTS, K.FACTOR_ALL)
 
 STATUS_TEXT = {
     1: "a device current or its derivative is not finite (voltage outside the model's range, "
@@ -458,11 +467,12 @@ def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, ma
     outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
             o["powers"], o["iters"], o["newton"], o["chord"], o["resid"], o["kcl"], status)
     n_batch = v.shape[0]
+    shared = K.addresses(NEWTON_SHARED)
     run_shared(
         _solve_nonlinear_chunk, n_batch,
         lambda counter: (code, params, table, xbar.conductance, gate, xbar.r_row,
                          xbar.r_col, *term_g, *bias, ends, v, rtol, newton_tol, max_iter,
-                         max_newton, counter, n_batch, *outs),
+                         max_newton, counter, n_batch, *outs, shared),
         # a Newton solve costs several linear ones
         work_per_item=8 * xbar.conductance.size,
     )

@@ -35,7 +35,8 @@ import numpy as np
 
 from circuitxbar import _kernels as K
 from circuitxbar import _lapack
-from circuitxbar._config import INNER, JIT
+from circuitxbar._config import INNER, JIT, SHARED
+from circuitxbar._native import Shared
 from circuitxbar._intrinsics import _mul_add
 
 #: merges sharing at most this many nodes eliminate them node by node (cancellation-free, no
@@ -124,7 +125,7 @@ def _sides(i0, i1, j0, j1, n_rows, n_cols, keep):
     return n_l, n_r, n_t, n_b
 
 
-@numba.njit(**INNER)
+@numba.njit(**SHARED)
 def _leaf(g, wr, wc, i0, i1, j0, j1, keep, ids, weights):
     """Boundary matrix of a small block (sides 2 to LEAF_BELOW - 1) from its full nodal
     matrix. ids (n,), unless empty, receives the global node number of each local node
@@ -222,7 +223,7 @@ def _merge_layout(i0, i1, j0, j1, n_rows, n_cols, keep):
     return ca, ta, cb, tb, nb, m
 
 
-@numba.njit(**INNER)
+@numba.njit(**SHARED)
 def merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, record):
     """Boundary matrix of block (i0, i1, j0, j1) from those of its two halves, and how the
     shared nodes were eliminated (MERGED_BY_BLAS or MERGED_BY_GTH).
@@ -246,6 +247,20 @@ def merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, record):
     for q in range(record.size):
         record[q] = 0.0
     return _gth_eliminate(y, nb, record), MERGED_BY_GTH
+
+
+_B1 = numba.types.boolean[::1]
+_I1 = numba.types.int64[::1]
+_INT = numba.types.int64
+# _leaf and merge are called by address (``_native.Shared``): reduce_block and factor_block
+# both run them, and each linked its own copy of them (3,300 of factor_block's 4,900 LLVM
+# instructions) into its own compile
+LEAF = Shared(_leaf, (K.F2, K.F1, K.F1) + (_INT,) * 4 + (_B1, _I1, K.F1))
+call_leaf = LEAF.call
+MERGE = Shared(merge, (K.F2, K.F2) + (_INT,) * 6 + (_B1, K.F1))
+call_merge = MERGE.call
+#: what reduce_block and factor_block call by address, in their ``shared`` order
+REDUCE_SHARED = (LEAF, MERGE)
 
 
 MERGED_BY_GTH = 0
@@ -354,25 +369,28 @@ def halves(i0, i1, j0, j1):
 
 
 @numba.njit(**JIT)
-def reduce_block(g, wr, wc, i0, i1, j0, j1, keep, ya, yb):
+def reduce_block(g, wr, wc, i0, i1, j0, j1, keep, ya, yb, shared):
     """Boundary matrix of block rows i0..i1-1, columns j0..j1-1 (sides >= 2), in the LOWER
     convention (full_laplacian gives the whole matrix).
 
     ya, yb: the boundary matrices of the block's two halves (as halves cuts it) when the
     caller has them, else empty (0, 0) arrays: the wrapper reduces the two halves of the
     array on two threads (nogil) and merges them here. One entry point for both uses keeps
-    the first-call compile short (every function called from Python compiles its own tree)."""
+    the first-call compile short (every function called from Python compiles its own tree).
+    shared: the addresses of REDUCE_SHARED (``shared()``)."""
+    leaf_at, merge_at = shared
     n_rows, n_cols = g.shape
     none = np.empty((0, 0))
     no_record = np.empty(0)
     if ya.shape[0] == 0:
         if i1 - i0 < LEAF_BELOW and j1 - j0 < LEAF_BELOW:
-            return _leaf(g, wr, wc, i0, i1, j0, j1, keep, np.empty(0, np.int64), no_record)
+            return call_leaf(leaf_at, (g, wr, wc, i0, i1, j0, j1, keep, np.empty(0, np.int64),
+                                       no_record))
         _rows, ha, hb = halves(i0, i1, j0, j1)
-        ya = reduce_block(g, wr, wc, ha[0], ha[1], ha[2], ha[3], keep, none, none)
-        yb = reduce_block(g, wr, wc, hb[0], hb[1], hb[2], hb[3], keep, none, none)
+        ya = reduce_block(g, wr, wc, ha[0], ha[1], ha[2], ha[3], keep, none, none, shared)
+        yb = reduce_block(g, wr, wc, hb[0], hb[1], hb[2], hb[3], keep, none, none, shared)
     # unpacked, not [0]: without IR rewrites a literal tuple index compiles an overload
-    y, _nb = merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, no_record)
+    y, _nb = call_merge(merge_at, (ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, no_record))
     return y
 
 
@@ -427,27 +445,28 @@ def plan_sizes(i0, i1, j0, j1, n_rows, n_cols, keep):
 
 @numba.njit(**JIT)
 def factor_block(g, wr, wc, i0, i1, j0, j1, keep, kind, op_n, op_nb, id_off, coef_off, ids,
-                 coef, pos):
+                 coef, pos, shared):
     """reduce_block (one thread), recording each step for the back substitution: step k
     (children before parents) has kind[k] (MERGED_BY_GTH for leaves too), op_n[k] local nodes
     of which the first op_nb[k] are the given ones, their global numbers
     ids[id_off[k]:][:op_n[k]], and its coefficients from coef[coef_off[k]:] (GTH weights
     (n - nb, n), or X (n - nb, nb)). Arrays sized by plan_sizes, coef zeroed; pos (3,) the
-    next step, node number and coefficient. Returns the block's boundary matrix (LOWER
-    convention)."""
+    next step, node number and coefficient; shared: the addresses of REDUCE_SHARED. Returns
+    the block's boundary matrix (LOWER convention)."""
+    leaf_at, merge_at = shared
     n_rows, n_cols = g.shape
     if i1 - i0 < LEAF_BELOW and j1 - j0 < LEAF_BELOW:
         n, nb = _leaf_size(i0, i1, j0, j1, n_rows, n_cols, keep)
         k, p_id, p_coef = pos[0], pos[1], pos[2]
-        y = _leaf(g, wr, wc, i0, i1, j0, j1, keep, ids[p_id:p_id + n],
-                  coef[p_coef:p_coef + (n - nb) * n])
+        y = call_leaf(leaf_at, (g, wr, wc, i0, i1, j0, j1, keep, ids[p_id:p_id + n],
+                                coef[p_coef:p_coef + (n - nb) * n]))
         kind[k] = MERGED_BY_GTH
     else:
         rows, ha, hb = halves(i0, i1, j0, j1)
         ya = factor_block(g, wr, wc, ha[0], ha[1], ha[2], ha[3], keep, kind, op_n, op_nb,
-                          id_off, coef_off, ids, coef, pos)
+                          id_off, coef_off, ids, coef, pos, shared)
         yb = factor_block(g, wr, wc, hb[0], hb[1], hb[2], hb[3], keep, kind, op_n, op_nb,
-                          id_off, coef_off, ids, coef, pos)
+                          id_off, coef_off, ids, coef, pos, shared)
         k, p_id, p_coef = pos[0], pos[1], pos[2]
         bids = block_ids(i0, i1, j0, j1, n_rows, n_cols, keep)
         nb = bids.size
@@ -459,8 +478,8 @@ def factor_block(g, wr, wc, i0, i1, j0, j1, keep, kind, op_n, op_nb, id_off, coe
         for s in range(m):  # the shared line, in the order _merge_layout puts it
             ids[p_id + nb + s] = node_id(True, mid, j0 + s, n_cols, n_rows) if rows else (
                 node_id(False, i0 + s, mid, n_cols, n_rows))
-        y, kind[k] = merge(ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep,
-                           coef[p_coef:p_coef + m * n])
+        y, kind[k] = call_merge(merge_at, (ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep,
+                                           coef[p_coef:p_coef + m * n]))
     op_n[k] = n
     op_nb[k] = nb
     id_off[k] = p_id
@@ -604,3 +623,8 @@ def tile_position(n_rows, n_cols):
                         position[layer * n_cells + (i0 + a) * n_cols + j0 + b] = base
                         base += 1
     return position
+
+
+def shared():
+    """The addresses reduce_block and factor_block take (REDUCE_SHARED)."""
+    return K.addresses(REDUCE_SHARED)

@@ -70,7 +70,8 @@ class Factorization:
         pos = np.zeros(3, np.int64)
         with _transfer.single_threaded_blas():
             y = R.factor_block(prep.g, 1.0 / crossbar.r_row, 1.0 / crossbar.r_col, 0, n_rows, 0,
-                               n_cols, keep, kind, op_n, op_nb, id_off, coef_off, ids, coef, pos)
+                               n_cols, keep, kind, op_n, op_nb, id_off, coef_off, ids, coef, pos,
+                               R.shared())
         if not (pos == [n_ops, n_ids, n_coef]).all():  # the plan and the recursion disagree
             raise AssertionError(f"factor steps {pos} against the plan {n_ops, n_ids, n_coef}")
         # the solve's voltage array holds nodes tile by tile (R.tile_position)

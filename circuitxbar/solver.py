@@ -422,11 +422,12 @@ def _solve_linear(xbar, v, rtol, max_iter, keep_nodes):
     outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
             o["powers"], o["iters"], o["resid"], o["kcl"])
     n_batch = v.shape[0]
+    shared = K.addresses(K.LINEAR_SHARED)
     run_shared(
         K._solve_linear_chunk, n_batch,
         lambda counter: (prep.g, prep.row_c, prep.col_c, xbar.r_row, xbar.r_col, *prep.term_g,
                          *prep.bias, prep.input_code, v, rtol, max_iter, counter, n_batch,
-                         *outs),
+                         *outs, shared),
         work_per_item=xbar.conductance.size,
     )
     return o

@@ -89,6 +89,9 @@ def _python_references(module):
                 and any("njit" in ast.unparse(d) or "intrinsic" in ast.unparse(d)
                         for d in node.decorator_list)]
     skip = {id(n) for fn in compiled for n in ast.walk(fn)}
+    # Shared(kernel, types) hands a kernel over to be called by address, never from Python
+    skip |= {id(node.args[0]) for node in ast.walk(tree) if isinstance(node, ast.Call)
+             and ast.unparse(node.func).endswith("Shared")}
     for node in ast.walk(tree):
         if id(node) in skip:
             continue
@@ -101,8 +104,8 @@ def _python_references(module):
 
 
 def test_kernels_called_from_python_keep_their_entry_wrapper():
-    # INNER kernels (_config) have no entry wrapper: calling one from Python crashes
-    # the process, so no Python code in the package may reach one
+    # INNER and SHARED kernels (_config) have no entry wrapper: calling one from Python
+    # crashes the process, so no Python code in the package may reach one
     checked = 0
     for name, _path in _package_sources():
         if name == "circuitxbar.__main__":

@@ -1,0 +1,109 @@
+"""Kernels that other kernels call through an address (issue 5, compile time).
+
+A kernel that calls another one links the callee's LLVM IR into its own module and optimises
+and emits all of it again: the Newton chunk held its own copy of the whole linear solve (CG,
+the column solves, the outputs, the chain factorisation), 55 % of its code, and LLVM spent the
+same seconds on it as the linear chunk already had. A ``Shared`` kernel is compiled once, as its
+own library with machine code (and cached), and every kernel that needs it calls that machine
+code through its address, which Python looks up before the call and passes in as an int64:
+
+    PCG = Shared(_pcg, PCG_TYPES)              # next to the kernel
+    ...
+    it, rel = PCG.call(pcg_at, (g, row_c, ...))   # in a kernel; pcg_at = PCG.address()
+
+The address is a run-time argument, never a constant in the caller's code, so a caller loaded
+from Numba's disk cache is as valid as a fresh one. Only calls cross the boundary, a few per
+solve, so the run time is the same: LLVM kept each of these callees out of line anyway.
+
+Safety: the kernel is compiled for one fixed signature, ``types``, and ``address`` is that
+overload's. Every call site is checked against it while the caller compiles: the same types,
+except that a writable array may go where the kernel was compiled to read a read-only one
+(the two have the same layout in memory; the other way round the kernel could write into an
+array its caller may not). Anything else fails the caller's compile with a TypingError that
+names the argument: never a call with the wrong layout.
+"""
+
+from __future__ import annotations
+
+from numba.core import cgutils, types
+from numba.core.errors import TypingError
+from numba.extending import intrinsic
+
+
+def _fits(given, compiled):
+    """Whether a value of type ``given`` can be passed as ``compiled``, bit for bit."""
+    if given == compiled:
+        return True
+    if isinstance(given, types.Array) and isinstance(compiled, types.Array):
+        return (given.dtype == compiled.dtype and given.ndim == compiled.ndim
+                and given.layout == compiled.layout and given.aligned == compiled.aligned
+                and (given.mutable or not compiled.mutable))
+    if isinstance(given, types.BaseTuple) and isinstance(compiled, types.BaseTuple):
+        # (a UniTuple is an LLVM array, any other tuple a struct: the kinds must agree too)
+        return type(given) is type(compiled) and len(given) == len(compiled) and all(
+            _fits(g, c) for g, c in zip(given, compiled))
+    return False
+
+
+class Shared:
+    """``kernel`` compiled once for ``types`` (a tuple of Numba types) and called by address.
+
+    ``address()`` (Python): compiles the kernel, or loads it from the cache, and returns its
+    native entry point. ``call(address, args)`` (in a kernel; ``args`` a tuple): calls it."""
+
+    def __init__(self, kernel, argtypes):
+        self.kernel = kernel
+        self.types = tuple(argtypes)
+        self.name = kernel.py_func.__qualname__
+        self._address = 0
+        self.call = self._intrinsic()
+
+    def compiled(self):
+        """The kernel's compile result for ``types`` (compiled now if it is not yet)."""
+        cres = self.kernel.overloads.get(self.types)
+        if cres is None:
+            self.kernel.compile(self.types)
+            cres = self.kernel.overloads[self.types]
+        return cres
+
+    def address(self) -> int:
+        """The native entry point of the kernel compiled for ``types``."""
+        if not self._address:
+            cres = self.compiled()
+            address = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
+            if not address:
+                raise RuntimeError(f"{self.name}: no machine code for {self.types}")
+            self._address = address
+        return self._address
+
+    def _intrinsic(self):
+        shared = self
+
+        @intrinsic
+        def call(typingctx, address, args):
+            if address != types.int64:
+                raise TypingError(f"{shared.name}'s address must be an int64, got {address}")
+            if not isinstance(args, types.BaseTuple) or len(args) != len(shared.types):
+                raise TypingError(f"{shared.name} takes a tuple of {len(shared.types)} "
+                                  f"arguments, got {args}")
+            for k, (given, compiled) in enumerate(zip(args, shared.types)):
+                if not _fits(given, compiled):
+                    raise TypingError(f"{shared.name}: argument {k} is {given}, but the kernel "
+                                      f"is compiled for {compiled} (its Shared types)")
+            argtypes = shared.types
+            restype = shared.compiled().signature.return_type
+
+            def codegen(context, builder, signature, llargs):
+                address_v, packed = llargs
+                values = [builder.extract_value(packed, k) for k in range(len(argtypes))]
+                fnty = context.call_conv.get_function_type(restype, argtypes)
+                fn = builder.inttoptr(address_v, fnty.as_pointer())
+                status, out = context.call_conv.call_function(builder, fn, restype, argtypes,
+                                                              values)
+                with cgutils.if_unlikely(builder, status.is_error):
+                    context.call_conv.return_status_propagate(builder, status)
+                return out  # a new reference, as every call's result
+
+            return restype(address, args), codegen
+
+        return call

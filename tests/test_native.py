@@ -1,0 +1,122 @@
+"""Kernels called through their address (_native.Shared): the same results as a linked call,
+every call site's types checked against the compiled ones, exceptions reach Python, and the
+solver's callers hold no copy of what they call that way. (A caller loaded from the disk cache
+in a fresh process: tests/test_precompile.py runs every path so, with no compile at all.)"""
+
+import numba
+import numpy as np
+import pytest
+from numba.core import types
+from numba.core.errors import TypingError
+
+from circuitxbar._config import JIT, SHARED
+from circuitxbar._native import Shared
+
+LOCAL = dict(cache=False)  # test kernels leave nothing in the package's cache
+F1 = types.float64[::1]
+
+
+@numba.njit(**dict(SHARED, **LOCAL))
+def _axpy(a, x, y, out):
+    if a < 0.0:
+        raise ValueError("negative a")
+    s = 0.0
+    for i in range(x.size):
+        out[i] = a * x[i] + y[i]
+        s += out[i]
+    return s, x.size
+
+
+# x is only read: compiled read-only, so a writable x fits too; out is written
+AXPY = Shared(_axpy, (types.float64, F1.copy(readonly=True), F1, F1))
+call_axpy = AXPY.call
+
+
+def _caller():
+    """A fresh caller (each test compiles its own specialisations)."""
+    @numba.njit(**dict(JIT, **LOCAL))
+    def caller(at, a, x, y, out):
+        s, n = call_axpy(at, (a, x, y, out))
+        return s + n
+
+    return caller
+
+
+def test_a_call_by_address_computes_what_the_kernel_does():
+    x, y, out = np.arange(5.0), np.ones(5), np.zeros(5)
+    got = _caller()(AXPY.address(), 2.0, x, y, out)
+    np.testing.assert_array_equal(out, 2.0 * x + 1.0)
+    assert got == (2.0 * x + 1.0).sum() + 5
+    assert AXPY.address() == AXPY.address() != 0
+
+
+def test_a_read_only_array_fits_where_the_kernel_only_reads():
+    x = np.arange(4.0)
+    x.flags.writeable = False
+    out = np.zeros(4)
+    _caller()(AXPY.address(), 1.0, x, np.zeros(4), out)
+    np.testing.assert_array_equal(out, x)
+
+
+@pytest.mark.parametrize("change, message", [
+    # the kernel writes out: a read-only one must not reach it
+    (lambda a: dict(a, out=_read_only(4)), "argument 3"),
+    # a strided view has another layout ('A'): the kernel's loads would be wrong
+    (lambda a: dict(a, x=np.arange(8.0)[::2]), "argument 1"),
+    (lambda a: dict(a, y=np.ones(4, np.float32)), "argument 2"),
+    (lambda a: dict(a, a=1), "argument 0"),
+    (lambda a: dict(a, at=1.5), "address must be an int64"),
+])
+def test_a_call_site_with_other_types_fails_to_compile(change, message):
+    args = dict(at=AXPY.address(), a=1.0, x=np.ones(4), y=np.ones(4), out=np.zeros(4))
+    args = change(args)
+    with pytest.raises(TypingError, match=message):
+        _caller()(args["at"], args["a"], args["x"], args["y"], args["out"])
+
+
+def _read_only(n):
+    a = np.zeros(n)
+    a.flags.writeable = False
+    return a
+
+
+def test_a_call_site_with_the_wrong_number_of_arguments_fails_to_compile():
+    @numba.njit(**dict(JIT, **LOCAL))
+    def short(at, x):
+        return call_axpy(at, (1.0, x, x))
+
+    with pytest.raises(TypingError, match="takes a tuple of 4 arguments"):
+        short(AXPY.address(), np.ones(3))
+
+
+def test_an_exception_in_a_kernel_called_by_address_reaches_python():
+    with pytest.raises(ValueError, match="negative a"):
+        _caller()(AXPY.address(), -1.0, np.ones(3), np.ones(3), np.zeros(3))
+
+
+def _defined(kernel):
+    """Names of the functions a fresh compile of ``kernel`` (for its signature in use) defines
+    in its own machine code (a cached library keeps no LLVM module to look into)."""
+    options = {k: v for k, v in kernel.targetoptions.items() if k != "nopython"}
+    fresh = numba.njit(cache=False, pipeline_class=kernel._compiler.pipeline_class,
+                       **options)(kernel.py_func)
+    fresh.compile(kernel.signatures[0])
+    (cres,) = fresh.overloads.values()
+    return [f.name for f in cres.library._final_module.functions if not f.is_declaration]
+
+
+def test_the_newton_chunk_holds_no_copy_of_the_linear_solve():
+    # the compile-time point of calling by address: the linear solve, its outputs and the chain
+    # factorisation are compiled once, not again inside the Newton chunk
+    import circuitxbar as cx
+    from circuitxbar import _linkonly, _newton
+
+    if not _linkonly.SUPPORTED:
+        pytest.skip("link-only compilation off: the inner kernels' names differ")
+    xbar = cx.Crossbar(np.full((4, 4), 1e-5), 1.0, 1.0, device=cx.devices.Sinh(k=5.0))
+    cx.solve(xbar, np.full(4, 0.1))
+    names = _defined(_newton._solve_nonlinear_chunk)
+    assert any("7_newton11_newton_one" in n for n in names)  # the names are what they seem
+    for callee in ("8_kernels4_pcg", "8_kernels13_col_voltages", "8_kernels8_outputs",
+                   "8_kernels12_factor_rows", "8_kernels13_factor_lines"):
+        assert not any(callee in n for n in names), callee
