@@ -231,6 +231,10 @@ def _alloc_factors(n_rows, n_cols):
     return row_c, col_c, scratch
 
 
+ALLOC_FACTORS = Shared(_alloc_factors, (nt.int64, nt.int64))
+call_alloc_factors = ALLOC_FACTORS.call
+
+
 @numba.njit(**JIT)
 def _factor_all(g, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c, scratch):
     """Factorise every row and column chain of cell conductances g (R, C): the columns
@@ -520,7 +524,7 @@ def _apply_f(row_c, col_c, u, inj, v_left, v_right, v_top, v_bottom, out, vc_out
                    w_row, g_left, g_right, lane, vbuf, sbuf)
 
 
-@numba.njit(**SHARED)
+@numba.njit(**INNER)
 def _col_voltages(col_c, vr, inj, v_top, v_bottom, vc):
     """Column-node voltages vc (R, C) for row voltages vr: the column half of F only (no row
     solves), forward elimination into vc and back-substitution in place."""
@@ -535,10 +539,6 @@ def _col_voltages(col_c, vr, inj, v_top, v_bottom, vc):
         for j in range(n_cols):
             s = vc[i, j]
             vc[i, j] = s + cp[i, j] * (vc[i + 1, j] - s)
-
-
-COL_VOLTAGES = Shared(_col_voltages, (FACTORS, F2, F2, F1, F1, F2))
-call_col_voltages = COL_VOLTAGES.call
 
 
 @numba.njit(**INNER)
@@ -566,8 +566,11 @@ def _rows_at_zero(row_c, v_left, v_right, out, vbuf, sbuf):
 
 @numba.njit(**SHARED)
 def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bottom,
-         inj, x0, x, rtol, eta, max_iter, work):
-    """CG on the row voltages (R, C) into x. Returns (iterations, relative residual).
+         inj, x0, x, rtol, eta, max_iter, work, vc):
+    """CG on the row voltages (R, C) into x, and the column voltages consistent with them
+    into vc (R, C: the column chains solved for x, as every caller needs them; here they cost
+    no copy of the column solve's code in a second library). Returns (iterations, relative
+    residual).
 
     g: the cells' (differential) conductances; inj (R, C): extra device current flowing
     row -> column in every cell (Newton linearisation), or empty. x0 (R, C): the starting
@@ -635,11 +638,12 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
     # converged at the start, or pq <= 0 at once: x still has to receive the warm start
     if warm and not moved:
         _copy(x0, x)
+    _col_voltages(col_c, x, inj, v_top, v_bottom, vc)
     return it, rel
 
 
 PCG = Shared(_pcg, (F2, FACTORS, FACTORS) + (F1,) * 7 + (F2, F2, F2, nt.float64, nt.float64,
-                                                         nt.int64, WORK))
+                                                         nt.int64, WORK, F2))
 call_pcg = PCG.call
 
 
@@ -925,9 +929,9 @@ def _solve_linear_chunk(
     Runs without the GIL, one call per thread (solver.run_shared): each takes the next input
     as it finishes one, and allocates its scratch once (fresh large allocations per input cost
     page faults comparable to a solve). Threads from Python rather than ``prange`` keep
-    compile time low. shared: the addresses of (PCG, COL_VOLTAGES, OUTPUTS), LINEAR_SHARED.
+    compile time low. shared: the addresses of LINEAR_SHARED, (PCG, OUTPUTS).
     """
-    pcg_at, col_voltages_at, outputs_at = shared
+    pcg_at, outputs_at = shared
     n_rows, n_cols = g.shape
     keep = vr_out.shape[0] == v_in.shape[0]
     w_row = _wire_conductance(r_row)
@@ -944,9 +948,7 @@ def _solve_linear_chunk(
             break
         vl, vrt, vt, vb = _end_voltages(b_left, b_right, b_top, b_bottom, v_in[b], input_code)
         it, rel = call_pcg(pcg_at, (g, row_c, col_c, w_row, g_left, g_right, vl, vrt, vt, vb,
-                                  dummy, dummy, x, rtol, 0.0, max_iter, work))
-        # column voltages consistent with the returned row voltages (column chains only)
-        call_col_voltages(col_voltages_at, (col_c, x, dummy, vt, vb, vc))
+                                  dummy, dummy, x, rtol, 0.0, max_iter, work, vc))
         for i in range(n_rows):
             for j in range(n_cols):
                 idev[i, j] = g[i, j] * (x[i, j] - vc[i, j])
@@ -962,7 +964,7 @@ def _solve_linear_chunk(
 
 
 #: the kernels _solve_linear_chunk calls through their address, in its ``shared`` order
-LINEAR_SHARED = (PCG, COL_VOLTAGES, OUTPUTS)
+LINEAR_SHARED = (PCG, OUTPUTS)
 
 
 def addresses(kernels):

@@ -172,14 +172,14 @@ def _move_row(vr, vc, xr, xc, t, vr_to, vc_to, i):
 
 
 @numba.njit(**INNER)
-def _alloc_newton(n_rows, n_cols):
+def _alloc_newton(n_rows, n_cols, alloc_factors_at):
     """Scratch of one Newton solve, allocated once per thread chunk (fresh pages per input
     would cost page faults comparable to the solve): gd, inj, row factors, column factors,
     factor scratch, CG workspace, the pair of row and column voltages (R, C) that a Newton
     step solves into, lanes (4, C), the chord step's factored conductances and current source
     (R, C), and the spare pair (R, C) that a step shorter than the full one writes its new
-    point into."""
-    row_c, col_c, fscratch = K._alloc_factors(n_rows, n_cols)
+    point into. alloc_factors_at: the address of K.ALLOC_FACTORS."""
+    row_c, col_c, fscratch = K.call_alloc_factors(alloc_factors_at, (n_rows, n_cols))
     return (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), row_c, col_c,
             fscratch, K._alloc_workspace(n_rows, n_cols), np.empty((n_rows, n_cols)),
             np.empty((n_rows, n_cols)), np.empty((4, n_cols)), np.empty((n_rows, n_cols)),
@@ -204,7 +204,7 @@ def _chord_source(gd, gd_fac, inj, vr, vc, inj_chord):
 
 @numba.njit(**INNER)
 def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right, g_top,
-               g_bottom, factor_all_at):
+               g_bottom, factor_all_at, alloc_factors_at):
     """Device currents and conductances at zero bias and that network's chain factors:
     (idev0, gd0, row factors, column factors, all finite, any current). Input-independent, so
     computed once per batch chunk rather than once per input."""
@@ -224,7 +224,7 @@ def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
     for i in range(n_rows):
         for j in range(n_cols):
             any_current = any_current or idev0[i, j] != 0.0
-    row_c, col_c, fscratch = K._alloc_factors(n_rows, n_cols)
+    row_c, col_c, fscratch = K.call_alloc_factors(alloc_factors_at, (n_rows, n_cols))
     if finite:
         K.call_factor_all(factor_all_at, (gd0, r_row, r_col, g_left, g_right, g_top, g_bottom,
                                           row_c, col_c, fscratch))
@@ -253,7 +253,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     """
     gd, inj, row_c, col_c, fscratch, work, xr, xc, lanes, gd_fac, inj_chord, vr_to, vc_to = \
         scratch
-    pcg_at, col_voltages_at, _outputs_at, factor_all_at = shared
+    pcg_at, _outputs_at, factor_all_at, _alloc_factors_at = shared
     v_scale = 0.0
     for arr in (v_left, v_right, v_top, v_bottom):
         for k in range(arr.size):
@@ -271,9 +271,8 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     # straight into vr: the start is the first linearisation point (no copy of it)
     it, rel = K.call_pcg(pcg_at, (gd0, row_c0, col_c0, w_row, g_left, g_right, v_left, v_right,
                                   v_top, v_bottom, inj0, none, vr, rtol, EARLY_FORCING,
-                                  max_iter, work))
+                                  max_iter, work, vc))
     total_it = it
-    K.call_col_voltages(col_voltages_at, (col_c0, vr, inj0, v_top, v_bottom, vc))
     # the point itself: X = V
     _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, vr, vc, 1.0, idev,
                                gd, inj, none, none)
@@ -309,10 +308,9 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         # on the sinh benchmark, KCL mismatch 6e-13)
         it, rel = K.call_pcg(pcg_at, (g_lin, row_c, col_c, w_row, g_left, g_right, v_left,
                                       v_right, v_top, v_bottom, inj_lin, vr, xr,
-                                      max(rtol, 0.1 * newton_tol), eta, max_iter, work))
+                                      max(rtol, 0.1 * newton_tol), eta, max_iter, work, xc))
         total_it += it
         # the new point X = (xr, xc)
-        K.call_col_voltages(col_voltages_at, (col_c, xr, inj_lin, v_top, v_bottom, xc))
         step_max, a, b, s0 = _direction(xr, xc, vr, vc, idev, w_row, w_col, g_left, g_right,
                                         g_top, g_bottom, v_left, v_right, v_top, v_bottom,
                                         lanes)
@@ -393,14 +391,14 @@ def _solve_nonlinear_chunk(
     (nogil; one call per thread, see solver.run_shared). A Newton input costs milliseconds and
     the cost varies by input and by core, so inputs are handed out one at a time. shared: the
     addresses of NEWTON_SHARED."""
-    _pcg_at, _col_voltages_at, outputs_at, factor_all_at = shared
+    _pcg_at, outputs_at, factor_all_at, alloc_factors_at = shared
     n_rows, n_cols = gstate.shape
     keep = vr_out.shape[0] == v_in.shape[0]
     w_row = K._wire_conductance(r_row)
     w_col = K._wire_conductance(r_col)
-    scratch = _alloc_newton(n_rows, n_cols)
+    scratch = _alloc_newton(n_rows, n_cols, alloc_factors_at)
     zero_bias = _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
-                           g_top, g_bottom, factor_all_at)
+                           g_top, g_bottom, factor_all_at, alloc_factors_at)
     vr_a = np.empty((n_rows, n_cols))
     vc_a = np.empty((n_rows, n_cols))
     idev = np.empty((n_rows, n_cols))
@@ -439,7 +437,7 @@ def _solve_nonlinear_chunk(
 
 
 #: the kernels _solve_nonlinear_chunk calls through their address, in its ``shared`` order
-NEWTON_SHARED = (K.PCG, K.COL_VOLTAGES, K.OUTPUTS, K.FACTOR_ALL)
+NEWTON_SHARED = (K.PCG, K.OUTPUTS, K.FACTOR_ALL, K.ALLOC_FACTORS)
 
 STATUS_TEXT = {
     1: "a device current or its derivative is not finite (voltage outside the model's range, "

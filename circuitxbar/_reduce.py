@@ -259,8 +259,6 @@ LEAF = Shared(_leaf, (K.F2, K.F1, K.F1) + (_INT,) * 4 + (_B1, _I1, K.F1))
 call_leaf = LEAF.call
 MERGE = Shared(merge, (K.F2, K.F2) + (_INT,) * 6 + (_B1, K.F1))
 call_merge = MERGE.call
-#: what reduce_block and factor_block call by address, in their ``shared`` order
-REDUCE_SHARED = (LEAF, MERGE)
 
 
 MERGED_BY_GTH = 0
@@ -378,7 +376,7 @@ def reduce_block(g, wr, wc, i0, i1, j0, j1, keep, ya, yb, shared):
     array on two threads (nogil) and merges them here. One entry point for both uses keeps
     the first-call compile short (every function called from Python compiles its own tree).
     shared: the addresses of REDUCE_SHARED (``shared()``)."""
-    leaf_at, merge_at = shared
+    leaf_at, merge_at, _block_ids_at = shared
     n_rows, n_cols = g.shape
     none = np.empty((0, 0))
     no_record = np.empty(0)
@@ -420,6 +418,13 @@ def block_ids(i0, i1, j0, j1, n_rows, n_cols, keep):
     return ids
 
 
+BLOCK_IDS = Shared(block_ids, (_INT,) * 6 + (_B1,))
+call_block_ids = BLOCK_IDS.call
+#: what reduce_block and factor_block call by address, in their ``shared`` order (reduce_block
+#: needs the first two)
+REDUCE_SHARED = (LEAF, MERGE, BLOCK_IDS)
+
+
 @numba.njit(**INNER)
 def _leaf_size(i0, i1, j0, j1, n_rows, n_cols, keep):
     """(nodes, boundary nodes) of a leaf block's nodal matrix (as _leaf numbers them)."""
@@ -453,7 +458,7 @@ def factor_block(g, wr, wc, i0, i1, j0, j1, keep, kind, op_n, op_nb, id_off, coe
     (n - nb, n), or X (n - nb, nb)). Arrays sized by plan_sizes, coef zeroed; pos (3,) the
     next step, node number and coefficient; shared: the addresses of REDUCE_SHARED. Returns
     the block's boundary matrix (LOWER convention)."""
-    leaf_at, merge_at = shared
+    leaf_at, merge_at, block_ids_at = shared
     n_rows, n_cols = g.shape
     if i1 - i0 < LEAF_BELOW and j1 - j0 < LEAF_BELOW:
         n, nb = _leaf_size(i0, i1, j0, j1, n_rows, n_cols, keep)
@@ -468,7 +473,7 @@ def factor_block(g, wr, wc, i0, i1, j0, j1, keep, kind, op_n, op_nb, id_off, coe
         yb = factor_block(g, wr, wc, hb[0], hb[1], hb[2], hb[3], keep, kind, op_n, op_nb,
                           id_off, coef_off, ids, coef, pos, shared)
         k, p_id, p_coef = pos[0], pos[1], pos[2]
-        bids = block_ids(i0, i1, j0, j1, n_rows, n_cols, keep)
+        bids = call_block_ids(block_ids_at, (i0, i1, j0, j1, n_rows, n_cols, keep))
         nb = bids.size
         m = j1 - j0 if rows else i1 - i0
         n = nb + m

@@ -118,5 +118,6 @@ def test_the_newton_chunk_holds_no_copy_of_the_linear_solve():
     names = _defined(_newton._solve_nonlinear_chunk)
     assert any("7_newton11_newton_one" in n for n in names)  # the names are what they seem
     for callee in ("8_kernels4_pcg", "8_kernels13_col_voltages", "8_kernels8_outputs",
-                   "8_kernels12_factor_rows", "8_kernels13_factor_lines"):
+                   "8_kernels12_factor_rows", "8_kernels13_factor_lines",
+                   "8_kernels14_alloc_factors"):
         assert not any(callee in n for n in names), callee
