@@ -26,9 +26,9 @@ CACHE = os.environ.get("CIRCUITXBAR_NO_CACHE", "") not in ("1", "true", "yes")
 #: No IR rewrites: their main work is fusing array expressions, which no kernel has (explicit
 #: loops throughout; one written later would still compute the same, unfused). Skipping them
 #: saves about 0.8 s of the whole solver's first-call compile; both chunk kernels' machine code
-#: stays the same up to register allocation. One rewrite they did is missed: a literal index
-#: into a tuple of mixed types (``work[3]``) then compiles a small getitem overload per tuple
-#: type and index (0.3-0.5 s in all), so kernels unpack such tuples instead.
+#: stays the same up to register allocation. The one rewrite that saved compile time, constant
+#: indices as static getitems, runs on its own (``_linkonly.ConstGetitems``): without it every
+#: literal index into a tuple compiled a getitem overload per tuple type and index.
 JIT = dict(nogil=True, cache=CACHE, fastmath=False, error_model="numpy", no_cfunc_wrapper=True,
            no_rewrites=True)
 #: LLVM's loop unrolling off for every kernel (``_linkonly``: compile time, no speed lost)

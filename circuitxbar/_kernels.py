@@ -938,7 +938,6 @@ def _solve_linear_chunk(
     w_col = _wire_conductance(r_col)
     dummy = np.empty((0, 0))
     work = _alloc_workspace(n_rows, n_cols)
-    # unpacked, not work[3]: without IR rewrites a literal tuple index compiles an overload
     _z, _p, _q, x, _lane, _vbuf, _sbuf = work
     vc = np.empty((n_rows, n_cols))
     idev = np.empty((n_rows, n_cols))

@@ -387,7 +387,6 @@ def reduce_block(g, wr, wc, i0, i1, j0, j1, keep, ya, yb, shared):
         _rows, ha, hb = halves(i0, i1, j0, j1)
         ya = reduce_block(g, wr, wc, ha[0], ha[1], ha[2], ha[3], keep, none, none, shared)
         yb = reduce_block(g, wr, wc, hb[0], hb[1], hb[2], hb[3], keep, none, none, shared)
-    # unpacked, not [0]: without IR rewrites a literal tuple index compiles an overload
     y, _nb = call_merge(merge_at, (ya, yb, i0, i1, j0, j1, n_rows, n_cols, keep, no_record))
     return y
 

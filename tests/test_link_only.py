@@ -160,3 +160,40 @@ def test_threads_sharing_a_counter_take_every_input_once():
         t.join()
     assert (taken >= 0).all()  # every input taken; each by exactly one thread (it wrote once)
     assert counter[0] == n + 4  # and every thread stopped after one look past the end
+
+
+def _compiled_during(call):
+    """Qualified names of every function Numba compiles while ``call()`` runs."""
+    from numba.core import event
+
+    names = []
+
+    class Listener(event.Listener):
+        def on_start(self, ev):
+            names.append(ev.data["dispatcher"].py_func.__qualname__)
+
+        def on_end(self, ev):
+            pass
+
+    with event.install_listener("numba:compile", Listener()):
+        call()
+    return names
+
+
+@pytest.mark.skipif(not _linkonly.TUNED, reason="kernels compile through Numba's own pipeline")
+def test_a_literal_tuple_index_compiles_no_getitem_overload():
+    # the kernels compile without IR rewrites; _linkonly.ConstGetitems still turns a constant
+    # index into a static getitem, so a.shape[1] or half[2] compiles nothing of its own
+    def corner(a, t):
+        half = (t, t + 1, t + 2)
+        return a.shape[1] + a[0, 0] + half[2] + (a.shape[0], 1.5)[1]
+
+    a = np.ones((2, 3))
+    names = _compiled_during(lambda: numba.njit(**LOCAL_JIT)(corner)(a, 4))
+    assert names and all(n.endswith("corner") for n in names), names
+    assert numba.njit(**LOCAL_JIT)(corner)(a, 4) == corner(a, 4)
+    # the control: Numba's own pipeline without rewrites compiles one per tuple type and index
+    plain = dict(LOCAL_JIT)
+    plain.pop("pipeline_class")
+    names = _compiled_during(lambda: numba.njit(**plain)(corner)(a, 5))
+    assert [n for n in names if "getitem" in n.split(".")[0]], names
