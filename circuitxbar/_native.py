@@ -15,12 +15,19 @@ The address is a run-time argument, never a constant in the caller's code, so a 
 from Numba's disk cache is as valid as a fresh one. Only calls cross the boundary, a few per
 solve, so the run time is the same: LLVM kept each of these callees out of line anyway.
 
+Interchangeable kernels: given the result type too, ``Shared(kernel, types, restype)``, a call
+site compiles nothing of the kernel's, and ``call`` takes the address of any Shared kernel of
+those types and result. The Newton solver calls the devices' slope that way: Python passes the
+sinh kernel's address, or the generic one's, whose device library then compiles only when a
+model other than sinh is solved.
+
 Safety: the kernel is compiled for one fixed signature, ``types``, and ``address`` is that
-overload's. Every call site is checked against it while the caller compiles: the same types,
-except that a writable array may go where the kernel was compiled to read a read-only one
-(the two have the same layout in memory; the other way round the kernel could write into an
-array its caller may not). Anything else fails the caller's compile with a TypingError that
-names the argument: never a call with the wrong layout.
+overload's (with ``restype`` given, ``address`` also checks that it returns that type). Every
+call site is checked against ``types`` while the caller compiles: the same types, except that
+a writable array may go where the kernel was compiled to read a read-only one (the two have
+the same layout in memory; the other way round the kernel could write into an array its
+caller may not). Anything else fails the caller's compile with a TypingError that names the
+argument: never a call with the wrong layout.
 """
 
 from __future__ import annotations
@@ -49,11 +56,14 @@ class Shared:
     """``kernel`` compiled once for ``types`` (a tuple of Numba types) and called by address.
 
     ``address()`` (Python): compiles the kernel, or loads it from the cache, and returns its
-    native entry point. ``call(address, args)`` (in a kernel; ``args`` a tuple): calls it."""
+    native entry point. ``call(address, args)`` (in a kernel; ``args`` a tuple): calls it.
+    ``restype``: the kernel's result type, if the call sites are to compile without it (then
+    any Shared kernel of the same types and result can be called through ``call``)."""
 
-    def __init__(self, kernel, argtypes):
+    def __init__(self, kernel, argtypes, restype=None):
         self.kernel = kernel
         self.types = tuple(argtypes)
+        self.restype = restype
         self.name = kernel.py_func.__qualname__
         self._address = 0
         self.call = self._intrinsic()
@@ -70,6 +80,9 @@ class Shared:
         """The native entry point of the kernel compiled for ``types``."""
         if not self._address:
             cres = self.compiled()
+            returns = cres.signature.return_type
+            if self.restype is not None and returns != self.restype:
+                raise TypeError(f"{self.name} returns {returns}, not the declared {self.restype}")
             address = cres.library.get_pointer_to_function(cres.fndesc.llvm_func_name)
             if not address:
                 raise RuntimeError(f"{self.name}: no machine code for {self.types}")
@@ -91,7 +104,9 @@ class Shared:
                     raise TypingError(f"{shared.name}: argument {k} is {given}, but the kernel "
                                       f"is compiled for {compiled} (its Shared types)")
             argtypes = shared.types
-            restype = shared.compiled().signature.return_type
+            restype = shared.restype
+            if restype is None:
+                restype = shared.compiled().signature.return_type
 
             def codegen(context, builder, signature, llargs):
                 address_v, packed = llargs

@@ -17,7 +17,8 @@ import numba
 import numpy as np
 
 from circuitxbar import _kernels as K
-from circuitxbar._config import INNER, JIT, kernel_input
+from circuitxbar._config import INNER, JIT, SHARED, kernel_input
+from circuitxbar._native import Shared
 from circuitxbar._intrinsics import _take_next
 from circuitxbar.devices.kernels import SINH, cell_current, kernel_model
 from circuitxbar.devices.kernels import _sinh_cosh as sinh_cosh
@@ -102,51 +103,61 @@ def _direction(x, xc, vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bott
     return step_max, a, b, s0
 
 
-@numba.njit(**INNER)
-def _device_slope(code, params, table, gstate, gate, vr, vc, xr, xc, t, idev, gdev, inj,
-                  vr_to, vc_to):
-    """Device part of the co-content's slope at the point (1 - t) V + t X between the pairs
-    V = (vr, vc) and X = (xr, xc); fills idev, gdev at that point and inj = idev - gdev v, the
-    current source of the devices linearised there (the next Newton step's, when this point is
-    accepted). Each cell's voltage is (1 - t) u0 + t u1 from its voltages u0 at V and u1 at X:
-    exactly u1 at t = 1 and u0 at t = 0, so a full step lands on X itself, bit for bit, and the
-    pair X becomes the current point without a pass to write it. X = V evaluates V. The slope
-    takes the step per cell as (xr - vr) - (xc - vc), differences of nearby voltages (exact
-    when within a factor of 2): u1 - u0 would carry the rounding of u0 and u1, which near
-    convergence (steps of 1e-10 V) decides the sign of the slope the line search reads.
+# The device part of the co-content's slope at the point (1 - t) V + t X between the pairs
+# V = (vr, vc) and X = (xr, xc): both kernels below fill idev, gdev at that point and
+# inj = idev - gdev v, the current source of the devices linearised there (the next Newton
+# step's, when this point is accepted), and return (slope, all finite). Each cell's voltage is
+# (1 - t) u0 + t u1 from its voltages u0 at V and u1 at X: exactly u1 at t = 1 and u0 at t = 0,
+# so a full step lands on X itself, bit for bit, and the pair X becomes the current point
+# without a pass to write it. X = V evaluates V. The slope takes the step per cell as
+# (xr - vr) - (xc - vc), differences of nearby voltages (exact when within a factor of 2):
+# u1 - u0 would carry the rounding of u0 and u1, which near convergence (steps of 1e-10 V)
+# decides the sign of the slope the line search reads. vr_to, vc_to (R, C), unless empty,
+# receive the point itself, written while the row is in cache (the line search's last
+# evaluation is the accepted point; only a step shorter than the full one needs this).
+# Called by address (DEVICE_SLOPE_SINH or DEVICE_SLOPE_ANY, chosen in Python by the model).
 
-    vr_to, vc_to (R, C), unless empty: receive the point itself, written while the row is in
-    cache (the line search's last evaluation is the accepted point; only a step shorter than
-    the full one needs this).
 
-    Returns (slope, all_finite)."""
+@numba.njit(**SHARED)
+def _device_slope_sinh(code, params, table, gstate, gate, vr, vc, xr, xc, t, idev, gdev, inj,
+                       vr_to, vc_to):
+    """The devices' slope (see above) for the sinh model (code SINH), inlined: the generic
+    dispatch costs more than the sinh, and the device library compiles only for other models.
+    Per-column partial sums keep the loop vectorisable (no reassociation without fastmath),
+    and the branch-free sinh_cosh vectorises with it."""
     n_rows, n_cols = vr.shape
-    s = 0.0
-    finite = True
     move = vr_to.shape[0] > 0
     t0 = 1.0 - t
-    if code == SINH:
-        # the common nonlinear model, inlined: the generic dispatch costs more than the sinh.
-        # Per-column partial sums keep the loop vectorisable (no reassociation without
-        # fastmath), and the branch-free sinh_cosh vectorises with it.
-        k = params[0]
-        inv_k = 1.0 / k
-        lane = K.zeros1(n_cols)
-        for i in range(n_rows):
-            for j in range(n_cols):
-                v = t0 * (vr[i, j] - vc[i, j]) + t * (xr[i, j] - xc[i, j])
-                sh, ch = sinh_cosh(k * v)
-                cur = gstate[i, j] * sh * inv_k
-                gd = gstate[i, j] * ch
-                idev[i, j] = cur
-                gdev[i, j] = gd
-                inj[i, j] = cur - gd * v
-                lane[j] += cur * ((xr[i, j] - vr[i, j]) - (xc[i, j] - vc[i, j]))
-            if move:
-                _move_row(vr, vc, xr, xc, t, vr_to, vc_to, i)
+    s = 0.0
+    k = params[0]
+    inv_k = 1.0 / k
+    lane = K.zeros1(n_cols)
+    for i in range(n_rows):
         for j in range(n_cols):
-            s += lane[j]
-        return s, math.isfinite(s)
+            v = t0 * (vr[i, j] - vc[i, j]) + t * (xr[i, j] - xc[i, j])
+            sh, ch = sinh_cosh(k * v)
+            cur = gstate[i, j] * sh * inv_k
+            gd = gstate[i, j] * ch
+            idev[i, j] = cur
+            gdev[i, j] = gd
+            inj[i, j] = cur - gd * v
+            lane[j] += cur * ((xr[i, j] - vr[i, j]) - (xc[i, j] - vc[i, j]))
+        if move:
+            _move_row(vr, vc, xr, xc, t, vr_to, vc_to, i)
+    for j in range(n_cols):
+        s += lane[j]
+    return s, math.isfinite(s)
+
+
+@numba.njit(**SHARED)
+def _device_slope_any(code, params, table, gstate, gate, vr, vc, xr, xc, t, idev, gdev, inj,
+                      vr_to, vc_to):
+    """The devices' slope (see above) for any device model, through cell_current."""
+    n_rows, n_cols = vr.shape
+    move = vr_to.shape[0] > 0
+    t0 = 1.0 - t
+    s = 0.0
+    finite = True
     for i in range(n_rows):
         for j in range(n_cols):
             v = t0 * (vr[i, j] - vc[i, j]) + t * (xr[i, j] - xc[i, j])
@@ -160,6 +171,17 @@ def _device_slope(code, params, table, gstate, gate, vr, vc, xr, xc, t, idev, gd
         if move:
             _move_row(vr, vc, xr, xc, t, vr_to, vc_to, i)
     return s, finite
+
+
+_F2_READ = K.F2.copy(readonly=True)
+#: (code, params, table, gstate, gate, vr, vc, xr, xc, t, idev, gdev, inj, vr_to, vc_to)
+_SLOPE_TYPES = ((numba.types.int64, K.F1_READ) + (_F2_READ,) * 3 + (K.F2,) * 4
+                + (numba.types.float64,) + (K.F2,) * 5)
+_SLOPE_RESULT = numba.types.Tuple((numba.types.float64, numba.types.boolean))
+DEVICE_SLOPE_SINH = Shared(_device_slope_sinh, _SLOPE_TYPES, _SLOPE_RESULT)
+DEVICE_SLOPE_ANY = Shared(_device_slope_any, _SLOPE_TYPES, _SLOPE_RESULT)
+#: calls either device-slope kernel, by the address Python chose (solve_nonlinear)
+call_device_slope = DEVICE_SLOPE_ANY.call
 
 
 @numba.njit(**INNER)
@@ -204,7 +226,7 @@ def _chord_source(gd, gd_fac, inj, vr, vc, inj_chord):
 
 @numba.njit(**INNER)
 def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right, g_top,
-               g_bottom, factor_all_at, alloc_factors_at):
+               g_bottom, factor_all_at, alloc_factors_at, slope_at):
     """Device currents and conductances at zero bias and that network's chain factors:
     (idev0, gd0, row factors, column factors, all finite, any current). Input-independent, so
     computed once per batch chunk rather than once per input."""
@@ -218,8 +240,9 @@ def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
     else:
         zero = K.zeros2(n_rows, n_cols)
         none = np.empty((0, 0))
-        _s, finite = _device_slope(code, params, table, gstate, gate, zero, zero, zero, zero,
-                                   0.0, idev0, gd0, np.empty((n_rows, n_cols)), none, none)
+        _s, finite = call_device_slope(slope_at, (code, params, table, gstate, gate, zero, zero,
+                                                  zero, zero, 0.0, idev0, gd0,
+                                                  np.empty((n_rows, n_cols)), none, none))
     any_current = False
     for i in range(n_rows):
         for j in range(n_cols):
@@ -243,7 +266,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
 
     zero_bias (from _zero_bias): the devices linearised at zero bias and that network
     factorised, the same for every input, so the first step of each input reuses them.
-    shared: the addresses of NEWTON_SHARED.
+    shared: the addresses of NEWTON_SHARED and of the model's device slope (device_slope).
 
     Returns (cg iterations, newton steps, last CG residual, status, current, chord steps, vr,
     vc): status 0 converged, 1 device current not finite, 2 no convergence within max_newton,
@@ -253,7 +276,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     """
     gd, inj, row_c, col_c, fscratch, work, xr, xc, lanes, gd_fac, inj_chord, vr_to, vc_to = \
         scratch
-    pcg_at, _outputs_at, factor_all_at, _alloc_factors_at = shared
+    pcg_at, _outputs_at, factor_all_at, _alloc_factors_at, slope_at = shared
     v_scale = 0.0
     for arr in (v_left, v_right, v_top, v_bottom):
         for k in range(arr.size):
@@ -274,8 +297,8 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                                   max_iter, work, vc))
     total_it = it
     # the point itself: X = V
-    _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, vr, vc, 1.0, idev,
-                               gd, inj, none, none)
+    _s, finite = call_device_slope(slope_at, (code, params, table, gstate, gate, vr, vc, vr, vc,
+                                              1.0, idev, gd, inj, none, none))
     if not finite:
         return total_it, 0, rel, 1, False, 0, vr, vc
     prev_step = 0.0
@@ -332,9 +355,10 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 t = 0.5 * (lo + hi) if f_hi == INF else (lo * f_hi - hi * f_lo) / (f_hi - f_lo)
             # the full step lands on X itself; a shorter one is written into the spare pair
             full = t == 1.0
-            st, finite = _device_slope(code, params, table, gstate, gate, vr, vc, xr, xc, t,
-                                       idev, gd, inj, none if full else vr_to,
-                                       none if full else vc_to)
+            st, finite = call_device_slope(slope_at, (code, params, table, gstate, gate, vr, vc,
+                                                      xr, xc, t, idev, gd, inj,
+                                                      none if full else vr_to,
+                                                      none if full else vc_to))
             ft = a + b * t + st if finite else INF
             if ls == 0:
                 # f0 >= 0 only when the step is so small that rounding decides the slope's
@@ -390,15 +414,15 @@ def _solve_nonlinear_chunk(
     """Solve inputs until next_input (int64 (1,), shared by the batch's threads) passes b_stop
     (nogil; one call per thread, see solver.run_shared). A Newton input costs milliseconds and
     the cost varies by input and by core, so inputs are handed out one at a time. shared: the
-    addresses of NEWTON_SHARED."""
-    _pcg_at, outputs_at, factor_all_at, alloc_factors_at = shared
+    addresses of NEWTON_SHARED and of the model's device slope (device_slope)."""
+    _pcg_at, outputs_at, factor_all_at, alloc_factors_at, slope_at = shared
     n_rows, n_cols = gstate.shape
     keep = vr_out.shape[0] == v_in.shape[0]
     w_row = K._wire_conductance(r_row)
     w_col = K._wire_conductance(r_col)
     scratch = _alloc_newton(n_rows, n_cols, alloc_factors_at)
     zero_bias = _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
-                           g_top, g_bottom, factor_all_at, alloc_factors_at)
+                           g_top, g_bottom, factor_all_at, alloc_factors_at, slope_at)
     vr_a = np.empty((n_rows, n_cols))
     vc_a = np.empty((n_rows, n_cols))
     idev = np.empty((n_rows, n_cols))
@@ -418,8 +442,8 @@ def _solve_nonlinear_chunk(
             vc_a, idev, scratch, zero_bias, shared)
         if not current:
             # device currents at the returned voltages (not at the last trial point)
-            _s, finite = _device_slope(code, params, table, gstate, gate, vr, vc, vr, vc,
-                                       1.0, idev, gd, inj, none, none)
+            _s, finite = call_device_slope(slope_at, (code, params, table, gstate, gate, vr, vc,
+                                                      vr, vc, 1.0, idev, gd, inj, none, none))
             if not finite and st == 0:
                 st = 1
         kcl[b] = K.call_outputs(outputs_at, (vr, vc, idev, w_row, w_col, g_left, g_right, g_top,
@@ -437,7 +461,13 @@ def _solve_nonlinear_chunk(
 
 
 #: the kernels _solve_nonlinear_chunk calls through their address, in its ``shared`` order
+#: (then the model's device slope)
 NEWTON_SHARED = (K.PCG, K.OUTPUTS, K.FACTOR_ALL, K.ALLOC_FACTORS)
+
+
+def device_slope(code):
+    """The device-slope kernel for a model code: sinh's own, else the generic one."""
+    return DEVICE_SLOPE_SINH if code == SINH else DEVICE_SLOPE_ANY
 
 STATUS_TEXT = {
     1: "a device current or its derivative is not finite (voltage outside the model's range, "
@@ -465,7 +495,7 @@ def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, ma
     outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
             o["powers"], o["iters"], o["newton"], o["chord"], o["resid"], o["kcl"], status)
     n_batch = v.shape[0]
-    shared = K.addresses(NEWTON_SHARED)
+    shared = K.addresses(NEWTON_SHARED + (device_slope(code),))
     run_shared(
         _solve_nonlinear_chunk, n_batch,
         lambda counter: (code, params, table, xbar.conductance, gate, xbar.r_row,

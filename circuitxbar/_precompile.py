@@ -63,11 +63,16 @@ def _run_path(path):
         cx.transfer_matrix(xbar(32))
     elif path == "factorised":
         cx.factorize(xbar(32)).solve(np.full(32, 0.1))
-    elif path == "devices":  # the NumPy fronts of the device library
+    elif path == "devices":  # the device library: its NumPy fronts, its Newton slope
         one = np.full(1, 0.1)
         dk.eval_many(cx.devices.Sinh(k=5.0), one, 1e-5)
         dk.eval_series(1.0, 0, np.zeros(4), one, 1e-5)
         dk.eval_selector(0, np.zeros(4), one)
+        # and the Newton solver's device slope for models other than sinh (the newton path's
+        # sinh solve takes sinh's own): the device library again, so compiled beside it
+        from circuitxbar import _newton
+
+        _newton.DEVICE_SLOPE_ANY.address()
     else:  # pragma: no cover - PATHS is checked by the callers
         raise AssertionError(path)
 

@@ -94,6 +94,39 @@ def test_an_exception_in_a_kernel_called_by_address_reaches_python():
         _caller()(AXPY.address(), -1.0, np.ones(3), np.ones(3), np.zeros(3))
 
 
+@numba.njit(**dict(SHARED, **LOCAL))
+def _axpy_twice(a, x, y, out):  # another kernel of AXPY's types and result
+    s = 0.0
+    for i in range(x.size):
+        out[i] = 2.0 * a * x[i] + y[i]
+        s += out[i]
+    return s, x.size
+
+
+AXPY_RESULT = types.Tuple((types.float64, types.int64))
+AXPY_TWICE = Shared(_axpy_twice, AXPY.types, AXPY_RESULT)
+call_either = AXPY_TWICE.call
+
+
+def test_with_its_result_type_declared_a_call_site_takes_either_kernel():
+    @numba.njit(**dict(JIT, **LOCAL))
+    def caller(at, a, x, y, out):
+        return call_either(at, (a, x, y, out))
+
+    x, y, out = np.arange(4.0), np.ones(4), np.zeros(4)
+    caller(AXPY.address(), 1.0, x, y, out)  # the caller's compile ...
+    assert not _axpy_twice.overloads  # ... compiled nothing of the kernel it may call
+    np.testing.assert_array_equal(out, x + 1.0)
+    caller(AXPY_TWICE.address(), 1.0, x, y, out)
+    np.testing.assert_array_equal(out, 2.0 * x + 1.0)
+
+
+def test_a_kernel_that_returns_another_type_than_declared_has_no_address():
+    wrong = Shared(_axpy_twice, AXPY.types, types.Tuple((types.float64, types.float64)))
+    with pytest.raises(TypeError, match="not the declared"):
+        wrong.address()
+
+
 def _defined(kernel):
     """Names of the functions a fresh compile of ``kernel`` (for its signature in use) defines
     in its own machine code (a cached library keeps no LLVM module to look into)."""
@@ -103,6 +136,23 @@ def _defined(kernel):
     fresh.compile(kernel.signatures[0])
     (cres,) = fresh.overloads.values()
     return [f.name for f in cres.library._final_module.functions if not f.is_declaration]
+
+
+def test_the_generic_device_slope_solves_sinh_as_its_own_kernel_does(monkeypatch):
+    # the sinh model's slope kernel is a faster copy of the generic one's sinh case: forced
+    # through the generic kernel, a sinh solve converges to the same answer
+    import circuitxbar as cx
+    from circuitxbar import _newton
+
+    rng = np.random.default_rng(4)
+    xbar = cx.Crossbar(rng.uniform(1e-5, 1e-4, (24, 24)), 1.0, 1.0,
+                       device=cx.devices.Sinh(k=5.0))
+    v = rng.uniform(0.0, 0.3, (3, 24))
+    own = cx.solve(xbar, v)
+    monkeypatch.setattr(_newton, "device_slope", lambda code: _newton.DEVICE_SLOPE_ANY)
+    generic = cx.solve(xbar, v)
+    np.testing.assert_allclose(generic.i_out, own.i_out, rtol=1e-11, atol=0)
+    assert _newton._device_slope_any.overloads  # it did run the generic kernel
 
 
 def test_the_newton_chunk_holds_no_copy_of_the_linear_solve():
@@ -119,5 +169,8 @@ def test_the_newton_chunk_holds_no_copy_of_the_linear_solve():
     assert any("7_newton11_newton_one" in n for n in names)  # the names are what they seem
     for callee in ("8_kernels4_pcg", "8_kernels13_col_voltages", "8_kernels8_outputs",
                    "8_kernels12_factor_rows", "8_kernels13_factor_lines",
-                   "8_kernels14_alloc_factors"):
+                   "8_kernels14_alloc_factors",
+                   # nor the device slope (by address too), nor the generic device library,
+                   # which a sinh solve never compiles
+                   "_device_slope", "cell_current"):
         assert not any(callee in n for n in names), callee
