@@ -3,7 +3,8 @@ processes (issue 5, compile time), and the ``circuitxbar precompile`` command.
 
 Numba compiles a kernel in the process that first calls it, one at a time (its typing is
 Python under the GIL, its LLVM work under a global lock), so the solver's four paths compile
-one after another: 21-23 s on the 2-core AMD machine, 16 s on the Intel one. Two processes
+one after another: 17-22 s on the 2-core AMD machine (21-23 s before the by-address kernels
+of ``_native``), 16 s on the Intel one. Two processes
 compile two disjoint groups of paths at once into Numba's disk cache, and this process then
 loads the other group's machine code from it. Measured on the AMD machine: two whole-solver
 compiles running side by side take 24.7 and 24.8 s against 22.8 s alone, so a second process

@@ -174,3 +174,18 @@ def test_the_newton_chunk_holds_no_copy_of_the_linear_solve():
                    # which a sinh solve never compiles
                    "_device_slope", "cell_current"):
         assert not any(callee in n for n in names), callee
+
+
+def test_tuples_fit_element_by_element_and_only_as_the_same_kind_of_tuple():
+    from circuitxbar._native import _fits
+
+    f2 = types.float64[:, ::1]
+    f2_read = f2.copy(readonly=True)
+    f1 = types.float64[::1]
+    assert _fits(types.Tuple((f2, f1)), types.Tuple((f2, f1.copy(readonly=True))))
+    assert not _fits(types.Tuple((f2, f1.copy(readonly=True))), types.Tuple((f2, f1)))
+    # a UniTuple is an LLVM array, any other tuple a struct: never passed as each other
+    assert not _fits(types.UniTuple(f2, 2), types.Tuple((f2, f2_read)))
+    assert _fits(types.UniTuple(f2, 2), types.UniTuple(f2_read, 2))
+    assert not _fits(types.UniTuple(f2, 2), types.UniTuple(f2, 3))
+    assert not _fits(types.float64[:, :], f2)  # layout 'A' against 'C'
