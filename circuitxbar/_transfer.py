@@ -75,9 +75,8 @@ def boundary_matrix(g, r_row, r_col, keep, executor=None, beside=None):
     wr = 1.0 / r_row
     wc = 1.0 / r_col
     none = np.empty((0, 0))
-    at = R.shared()
     if executor is None or n_rows * n_cols < _MIN_PARALLEL_CELLS:
-        y = R.reduce_block(g, wr, wc, 0, n_rows, 0, n_cols, keep, none, none, at)
+        y = R.reduce_block(g, wr, wc, 0, n_rows, 0, n_cols, keep, none, none)
         side = concurrent.futures.Future()
         side.set_result(beside() if beside is not None else None)
         return y, side
@@ -86,7 +85,7 @@ def boundary_matrix(g, r_row, r_col, keep, executor=None, beside=None):
 
     def second_then_beside():
         try:
-            second_half.set_result(R.reduce_block(g, wr, wc, *second, keep, none, none, at))
+            second_half.set_result(R.reduce_block(g, wr, wc, *second, keep, none, none))
         except BaseException as exc:
             second_half.set_exception(exc)
             raise
@@ -94,9 +93,9 @@ def boundary_matrix(g, r_row, r_col, keep, executor=None, beside=None):
 
     # one half on the pool, the other on this thread (which would otherwise only wait)
     side = executor.submit(second_then_beside)
-    ya = R.reduce_block(g, wr, wc, *first, keep, none, none, at)
+    ya = R.reduce_block(g, wr, wc, *first, keep, none, none)
     yb = second_half.result()
-    return R.reduce_block(g, wr, wc, 0, n_rows, 0, n_cols, keep, ya, yb, at), side
+    return R.reduce_block(g, wr, wc, 0, n_rows, 0, n_cols, keep, ya, yb), side
 
 
 def transfer_matrix_direct(g, r_row, r_col, term_g, input_code, output_code, executor=None,

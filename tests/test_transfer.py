@@ -264,9 +264,8 @@ def test_blas_merge_matches_node_by_node_merge():
     keep = np.array([True, False, True, True])
     args = (0, 20, 0, 40, 20, 40, keep)
     none = np.empty((0, 0))
-    at = _reduce.shared()
-    ya = _reduce.reduce_block(g, wr, wc, 0, 20, 0, 20, keep, none, none, at)
-    yb = _reduce.reduce_block(g, wr, wc, 0, 20, 20, 40, keep, none, none, at)
+    ya = _reduce.reduce_block(g, wr, wc, 0, 20, 0, 20, keep, none, none)
+    yb = _reduce.reduce_block(g, wr, wc, 0, 20, 20, 40, keep, none, none)
     ca, ta, cb, tb, nb, m = python_twin(_reduce._merge_layout)(*args)
     assert m == 20 > _reduce.SMALL
     blas, ok = python_twin(_reduce._blas_merge)(ya, yb, ca, ta, cb, tb, nb, m, np.empty(0))
