@@ -41,6 +41,7 @@ INF = math.inf
 F2 = nt.float64[:, ::1]
 F1 = nt.float64[::1]
 F1_READ = F1.copy(readonly=True)
+F2_READ = F2.copy(readonly=True)
 FACTORS = nt.Tuple((F2, F2, F2, F1, F1, F1))
 FACTOR_SCRATCH = nt.UniTuple(F2, 4)
 WORK = nt.Tuple((F2, F2, F2, F2, F1, F2, F2))
@@ -964,8 +965,3 @@ def _solve_linear_chunk(
 
 #: the kernels _solve_linear_chunk calls through their address, in its ``shared`` order
 LINEAR_SHARED = (PCG, OUTPUTS)
-
-
-def addresses(kernels):
-    """The addresses of Shared kernels, as the tuple of int64 a chunk kernel takes."""
-    return tuple(k.address() for k in kernels)

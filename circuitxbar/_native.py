@@ -7,9 +7,11 @@ same seconds on it as the linear chunk already had. A ``Shared`` kernel is compi
 own library with machine code (and cached), and every kernel that needs it calls that machine
 code through its address, which Python looks up before the call and passes in as an int64:
 
-    PCG = Shared(_pcg, PCG_TYPES)              # next to the kernel
+    PCG = Shared(_pcg, PCG_TYPES)                  # next to the kernel
+    call_pcg = PCG.call                            # a module global, as kernels see names
     ...
-    it, rel = PCG.call(pcg_at, (g, row_c, ...))   # in a kernel; pcg_at = PCG.address()
+    it, rel = call_pcg(pcg_at, (g, row_c, ...))    # in a kernel
+    chunk(..., addresses((PCG, ...)))              # in Python: pcg_at among the addresses
 
 The address is a run-time argument, never a constant in the caller's code, so a caller loaded
 from Numba's disk cache is as valid as a fresh one. Only calls cross the boundary, a few per
@@ -50,6 +52,11 @@ def _fits(given, compiled):
         return type(given) is type(compiled) and len(given) == len(compiled) and all(
             _fits(g, c) for g, c in zip(given, compiled))
     return False
+
+
+def addresses(kernels):
+    """The addresses of Shared kernels, as the tuple of int64 a kernel takes."""
+    return tuple(k.address() for k in kernels)
 
 
 class Shared:

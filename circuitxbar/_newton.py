@@ -18,7 +18,7 @@ import numpy as np
 
 from circuitxbar import _kernels as K
 from circuitxbar._config import INNER, JIT, SHARED, kernel_input
-from circuitxbar._native import Shared
+from circuitxbar._native import Shared, addresses
 from circuitxbar._intrinsics import _take_next
 from circuitxbar.devices.kernels import SINH, cell_current, kernel_model
 from circuitxbar.devices.kernels import _sinh_cosh as sinh_cosh
@@ -173,9 +173,8 @@ def _device_slope_any(code, params, table, gstate, gate, vr, vc, xr, xc, t, idev
     return s, finite
 
 
-_F2_READ = K.F2.copy(readonly=True)
 #: (code, params, table, gstate, gate, vr, vc, xr, xc, t, idev, gdev, inj, vr_to, vc_to)
-_SLOPE_TYPES = ((numba.types.int64, K.F1_READ) + (_F2_READ,) * 3 + (K.F2,) * 4
+_SLOPE_TYPES = ((numba.types.int64, K.F1_READ) + (K.F2_READ,) * 3 + (K.F2,) * 4
                 + (numba.types.float64,) + (K.F2,) * 5)
 _SLOPE_RESULT = numba.types.Tuple((numba.types.float64, numba.types.boolean))
 DEVICE_SLOPE_SINH = Shared(_device_slope_sinh, _SLOPE_TYPES, _SLOPE_RESULT)
@@ -495,7 +494,7 @@ def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, ma
     outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
             o["powers"], o["iters"], o["newton"], o["chord"], o["resid"], o["kcl"], status)
     n_batch = v.shape[0]
-    shared = K.addresses(NEWTON_SHARED + (device_slope(code),))
+    shared = addresses(NEWTON_SHARED + (device_slope(code),))
     run_shared(
         _solve_nonlinear_chunk, n_batch,
         lambda counter: (code, params, table, xbar.conductance, gate, xbar.r_row,

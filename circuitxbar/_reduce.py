@@ -36,7 +36,7 @@ import numpy as np
 from circuitxbar import _kernels as K
 from circuitxbar import _lapack
 from circuitxbar._config import INNER, JIT, SHARED
-from circuitxbar._native import Shared
+from circuitxbar._native import Shared, addresses
 from circuitxbar._intrinsics import _mul_add
 
 #: merges sharing at most this many nodes eliminate them node by node (cancellation-free, no
@@ -632,4 +632,4 @@ def tile_position(n_rows, n_cols):
 
 def shared():
     """The addresses factor_block takes (REDUCE_SHARED)."""
-    return K.addresses(REDUCE_SHARED)
+    return addresses(REDUCE_SHARED)

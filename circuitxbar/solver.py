@@ -16,6 +16,7 @@ import numpy as np
 
 from circuitxbar import _kernels as K
 from circuitxbar._config import kernel_input
+from circuitxbar._native import addresses
 from circuitxbar import _transfer
 from circuitxbar.crossbar import END_NAMES, Crossbar, require_crossbar
 from circuitxbar.errors import ConvergenceError, ValidationError
@@ -422,7 +423,7 @@ def _solve_linear(xbar, v, rtol, max_iter, keep_nodes):
     outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
             o["powers"], o["iters"], o["resid"], o["kcl"])
     n_batch = v.shape[0]
-    shared = K.addresses(K.LINEAR_SHARED)
+    shared = addresses(K.LINEAR_SHARED)
     run_shared(
         K._solve_linear_chunk, n_batch,
         lambda counter: (prep.g, prep.row_c, prep.col_c, xbar.r_row, xbar.r_col, *prep.term_g,

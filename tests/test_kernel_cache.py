@@ -15,6 +15,7 @@ import numpy as np
 
 import circuitxbar as cx
 from circuitxbar._config import drop_stale_caches
+from numba_probes import compile_events, read_only
 
 
 def _layout(tmp_path):
@@ -160,12 +161,6 @@ def test_the_guard_finds_the_directory_numba_caches_in():
         assert numba_cache_dir(module.__file__) == kernel._cache._cache_path
 
 
-def _read_only(a):
-    a = np.array(a)
-    a.flags.writeable = False
-    return a
-
-
 def _signature_counts():
     from circuitxbar._precompile import cached_kernels
     return {k.py_func.__qualname__: len(k.signatures) for k in cached_kernels()}
@@ -192,14 +187,14 @@ def test_read_only_inputs_and_tables_reuse_the_compiled_kernels():
     sinh.device.current(0.1, 1e-5)  # the device library's NumPy front, _eval_flat
     devices.ExponentialSelector(i0=1e-6, v0=0.1).current(np.linspace(-0.2, 0.2, 5))
     before = _signature_counts()
-    results = [call(_read_only(v)) for call in calls]
+    results = [call(read_only(v)) for call in calls]
     # NumPy scalars for the tolerances and limits are other Numba types than float and int
     cx.solve(linear, v, method="cg", rtol=np.float32(1e-10), max_iter=np.int32(500))
     cx.solve(sinh, v, rtol=np.float32(1e-12), newton_tol=np.float32(1e-10),
              max_newton=np.int32(40))
     cx.solve(tabulated, 0.5 * v)
-    tabulated.device.current(_read_only([0.1, 0.2]), 1e-5)
-    devices.ExponentialSelector(i0=1e-6, v0=0.1).current(_read_only(np.linspace(-0.2, 0.2, 5)))
+    tabulated.device.current(read_only([0.1, 0.2]), 1e-5)
+    devices.ExponentialSelector(i0=1e-6, v0=0.1).current(read_only(np.linspace(-0.2, 0.2, 5)))
     assert _signature_counts() == before
     np.testing.assert_allclose(results[0].i_out, cx.solve(linear, v, method="cg").i_out)
 
@@ -231,28 +226,15 @@ def _compile_and_watch(*funcs):
     """Compile each function (numba.njit, called on 1.0) and return, per compile event in
     order, (function name, collector on during it), as a listener registered after
     circuitxbar's sees it; a compile that fails is recorded all the same."""
-    from numba.core import event
-
-    seen = []
-
-    class Probe(event.Listener):
-        def on_start(self, ev):
-            seen.append((ev.data["dispatcher"].py_func.__name__, gc.isenabled()))
-
-        def on_end(self, ev):
-            pass
-
-    probe = Probe()
-    event.register("numba:compile", probe)
-    try:
+    def compile_each():
         for f in funcs:
             try:
                 numba.njit(f)(1.0)
             except numba.core.errors.TypingError:
                 pass
-    finally:
-        event.unregister("numba:compile", probe)
-    return seen
+
+    return compile_events(
+        compile_each, lambda ev: (ev.data["dispatcher"].py_func.__name__, gc.isenabled()))
 
 
 def _as_circuitxbar(f):

@@ -7,6 +7,7 @@ import pytest
 
 from circuitxbar import _linkonly
 from circuitxbar._config import INNER, JIT
+from numba_probes import compile_events
 
 LOCAL_JIT = dict(JIT, cache=False)  # test kernels leave nothing in the package's cache
 
@@ -165,20 +166,7 @@ def test_threads_sharing_a_counter_take_every_input_once():
 
 def _compiled_during(call):
     """Qualified names of every function Numba compiles while ``call()`` runs."""
-    from numba.core import event
-
-    names = []
-
-    class Listener(event.Listener):
-        def on_start(self, ev):
-            names.append(ev.data["dispatcher"].py_func.__qualname__)
-
-        def on_end(self, ev):
-            pass
-
-    with event.install_listener("numba:compile", Listener()):
-        call()
-    return names
+    return compile_events(call, lambda ev: ev.data["dispatcher"].py_func.__qualname__)
 
 
 @pytest.mark.skipif(not _linkonly.TUNED, reason="kernels compile through Numba's own pipeline")

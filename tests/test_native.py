@@ -11,6 +11,7 @@ from numba.core.errors import TypingError
 
 from circuitxbar._config import JIT, SHARED
 from circuitxbar._native import Shared
+from numba_probes import read_only
 
 LOCAL = dict(cache=False)  # test kernels leave nothing in the package's cache
 F1 = types.float64[::1]
@@ -51,8 +52,7 @@ def test_a_call_by_address_computes_what_the_kernel_does():
 
 
 def test_a_read_only_array_fits_where_the_kernel_only_reads():
-    x = np.arange(4.0)
-    x.flags.writeable = False
+    x = read_only(np.arange(4.0))
     out = np.zeros(4)
     _caller()(AXPY.address(), 1.0, x, np.zeros(4), out)
     np.testing.assert_array_equal(out, x)
@@ -60,7 +60,7 @@ def test_a_read_only_array_fits_where_the_kernel_only_reads():
 
 @pytest.mark.parametrize("change, message", [
     # the kernel writes out: a read-only one must not reach it
-    (lambda a: dict(a, out=_read_only(4)), "argument 3"),
+    (lambda a: dict(a, out=read_only(np.zeros(4))), "argument 3"),
     # a strided view has another layout ('A'): the kernel's loads would be wrong
     (lambda a: dict(a, x=np.arange(8.0)[::2]), "argument 1"),
     (lambda a: dict(a, y=np.ones(4, np.float32)), "argument 2"),
@@ -72,12 +72,6 @@ def test_a_call_site_with_other_types_fails_to_compile(change, message):
     args = change(args)
     with pytest.raises(TypingError, match=message):
         _caller()(args["at"], args["a"], args["x"], args["y"], args["out"])
-
-
-def _read_only(n):
-    a = np.zeros(n)
-    a.flags.writeable = False
-    return a
 
 
 def test_a_call_site_with_the_wrong_number_of_arguments_fails_to_compile():
