@@ -62,10 +62,18 @@ def _gth_eliminate(y, nb, weights):
     which compiles Numba's reshape helper."""
     n = y.shape[0]
     record = weights.shape[0] > 0
+    nz = np.empty(n, np.int64)
     for k in range(n - 1, nb - 1, -1):
-        d = 0.0
+        # node k's neighbours left of it, in order (without a branch per entry: which entries
+        # are zero is irregular, and the mispredictions cost more than the arithmetic)
+        cnt = 0
         for j in range(k):
-            d -= y[k, j]
+            nz[cnt] = j
+            cnt += y[k, j] != 0.0
+        # the pivot over the neighbours only: the same sum, without the zeros' serial adds
+        d = 0.0
+        for p in range(cnt):
+            d -= y[k, nz[p]]
         if d <= 0.0:  # isolated node: nothing flows through it
             continue
         inv = 1.0 / d
@@ -73,10 +81,21 @@ def _gth_eliminate(y, nb, weights):
             row = (k - nb) * n
             for j in range(k):
                 weights[row + j] = -y[k, j] * inv
-        for a in range(1, k):
-            f = y[k, a] * inv
-            if f != 0.0:
+        # the update: a zero factor or entry adds nothing, so only neighbour pairs change.
+        # A sparse row (a leaf's inner nodes) updates those pairs alone; a dense one (a
+        # merge's shared nodes) whole rows, a loop that vectorises
+        if 4 * cnt > k:
+            for p in range(1, cnt):
+                a = nz[p]
+                f = y[k, a] * inv
                 for b in range(a):
+                    y[a, b] -= f * y[k, b]
+        else:
+            for p in range(1, cnt):
+                a = nz[p]
+                f = y[k, a] * inv
+                for q in range(p):
+                    b = nz[q]
                     y[a, b] -= f * y[k, b]
     s = np.empty((nb, nb))
     for a in range(nb):
