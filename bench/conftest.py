@@ -8,6 +8,7 @@ closing table of ratios against the references measured in the same run.
 
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -41,6 +42,25 @@ def record(case, size, impl, seconds, unit="input"):
 def note(line):
     """A line for the run's summary, below the table (a figure's spread, say)."""
     NOTES.append(line)
+
+
+#: seconds of untimed calls before every timed benchmark. The steady state a study runs in has
+#: both cores busy; on this 2-core VM a core that sat idle (while a single-threaded reference
+#: ran, say) runs two-thread kernels 1.5-3x slower for its first ~0.1 s back: the 128x128
+#: transfer matrix right after SuperLU took 9-17 ms for 8-10 calls, then 5-7 ms. One warm-up
+#: call (5 ms) left most of an 11-round benchmark (70 ms) inside that window.
+WARM_UP_S = 0.3
+
+
+def steady(benchmark, fn, *, args=(), kwargs=None, rounds):
+    """benchmark.pedantic(fn, ...) one call per round, after WARM_UP_S of untimed calls (at
+    least one: compiled kernels and warm workspaces as well). Returns fn's result."""
+    kwargs = kwargs or {}
+    end = time.perf_counter() + WARM_UP_S
+    fn(*args, **kwargs)
+    while time.perf_counter() < end:
+        fn(*args, **kwargs)
+    return benchmark.pedantic(fn, args=args, kwargs=kwargs, rounds=rounds, iterations=1)
 
 
 def median_seconds(benchmark):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import circuitxbar as cx
-from conftest import bench_crossbar, median_seconds, record
+from conftest import bench_crossbar, median_seconds, record, steady
 from reference import ReferenceLinearSolver
 
 SIZES = ((64, 128), (64, 128, 256, 512))
@@ -20,8 +20,8 @@ def test_solve(benchmark, size, batch):
     v = _inputs(size, batch)
     cx.solve(xbar, v[:1])  # compile outside the timing
     benchmark.group = f"solve {size}x{size} batch {batch}"
-    res = benchmark.pedantic(cx.solve, args=(xbar, v), kwargs={"keep_nodes": False},
-                             rounds=5 if size <= 256 else 2, iterations=1)
+    res = steady(benchmark, cx.solve, args=(xbar, v), kwargs={"keep_nodes": False},
+                 rounds=5 if size <= 256 else 2)
     assert res.info.kcl_residual.max() <= 1e-9
     record(f"solve (batch {batch}) per input", size, "circuitxbar",
            median_seconds(benchmark) / batch)
@@ -34,7 +34,7 @@ def test_superlu_per_input(benchmark, size):
     batch = 8
     v = _inputs(size, batch)
     benchmark.group = f"superlu {size}x{size}"
-    benchmark.pedantic(ref.solve_voltages, args=(v,), rounds=3, iterations=1)
+    steady(benchmark, ref.solve_voltages, args=(v,), rounds=3)
     per_input = median_seconds(benchmark) / batch
     for b in (1, 64, 128):
         record(f"solve (batch {b}) per input", size, "SuperLU triangular solve", per_input)
@@ -53,8 +53,8 @@ def test_factorised_solve(benchmark, size):
     fac = cx.factorize(xbar)
     fac.solve(v[:2])  # compile and the workspaces outside the timing
     benchmark.group = f"solve {size}x{size} batch 64"
-    res = benchmark.pedantic(fac.solve, args=(v,), kwargs={"keep_nodes": False},
-                             rounds=5 if size <= 256 else 3, iterations=1)
+    res = steady(benchmark, fac.solve, args=(v,), kwargs={"keep_nodes": False},
+                 rounds=5 if size <= 256 else 3)
     assert res.info.kcl_residual.max() <= 1e-9
     record("solve, factorised (batch 64) per input", size, "circuitxbar",
            median_seconds(benchmark) / 64)
@@ -64,7 +64,7 @@ def test_factorize(benchmark, size):
     xbar = bench_crossbar(size)
     cx.factorize(bench_crossbar(32))
     benchmark.group = f"factorise {size}x{size}"
-    benchmark.pedantic(cx.factorize, args=(xbar,), rounds=3, iterations=1, warmup_rounds=1)
+    steady(benchmark, cx.factorize, args=(xbar,), rounds=3)
     record("factorise", size, "circuitxbar", median_seconds(benchmark), unit="array")
 
 
@@ -87,11 +87,11 @@ def test_transfer_matrix(benchmark, size, method):
     cx.transfer_matrix(bench_crossbar(8), method=method)
     cx.transfer_matrix(bench_crossbar(32), method=method)
     benchmark.group = f"transfer matrix {size}x{size}"
-    # one untimed call on this array first (warmup_rounds): the steady state a study of many
-    # arrays runs in, as the solves are timed after a call on their own array; 11 rounds, as a
-    # 5-round median of a few-ms case moved by 30 % between runs on this 2-core machine
-    t = benchmark.pedantic(cx.transfer_matrix, args=(xbar,), kwargs={"method": method},
-                           rounds=11 if size <= 256 else 2, iterations=1, warmup_rounds=1)
+    # untimed calls on this array first (steady): the steady state a study of many arrays runs
+    # in, as the solves are timed after calls on their own array; 11 rounds, as a 5-round
+    # median of a few-ms case moved by 30 % between runs on this 2-core machine
+    t = steady(benchmark, cx.transfer_matrix, args=(xbar,), kwargs={"method": method},
+               rounds=11 if size <= 256 else 2)
     assert t.shape == (size, size)
     case = "transfer matrix" if method == "auto" else "transfer matrix (CG per input)"
     record(case, size, "circuitxbar", median_seconds(benchmark), unit="array")
@@ -103,7 +103,7 @@ def test_transfer_matrices_throughput(benchmark, size):
     arrays = [bench_crossbar(size, seed=k) for k in range(n_arrays)]
     cx.transfer_matrices(arrays[:2])
     benchmark.group = f"transfer matrix {size}x{size}"
-    ts = benchmark.pedantic(cx.transfer_matrices, args=(arrays,), rounds=3, iterations=1)
+    ts = steady(benchmark, cx.transfer_matrices, args=(arrays,), rounds=3)
     assert len(ts) == n_arrays
     record("transfer matrix, 8 arrays at a time, per array", size, "circuitxbar",
            median_seconds(benchmark) / n_arrays, unit="array")

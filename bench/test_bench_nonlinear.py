@@ -5,7 +5,7 @@ import numpy as np
 
 import circuitxbar as cx
 from circuitxbar import devices
-from conftest import bench_crossbar, median_seconds, record
+from conftest import bench_crossbar, median_seconds, record, steady
 from reference import reference_solve
 
 SIZES = ((64, 128), (64, 128, 256))
@@ -21,8 +21,7 @@ def test_sinh_solve_batch(benchmark, size):
     v = np.random.default_rng(2).uniform(0.0, 0.3, (batch, size))
     cx.solve(xbar, v[:1])
     benchmark.group = f"sinh {size}x{size}"
-    res = benchmark.pedantic(cx.solve, args=(xbar, v), kwargs={"keep_nodes": False},
-                             rounds=5, iterations=1)
+    res = steady(benchmark, cx.solve, args=(xbar, v), kwargs={"keep_nodes": False}, rounds=5)
     assert res.info.kcl_residual.max() <= 1e-9
     record("sinh k=5 (batch 64) per input", size, "circuitxbar", median_seconds(benchmark) / batch)
 
@@ -31,8 +30,8 @@ def test_scipy_newton(benchmark, size):
     xbar = _xbar(size)
     v = np.random.default_rng(2).uniform(0.0, 0.3, size)
     benchmark.group = f"sinh {size}x{size}"
-    # best of two, as SuperLU's factorisation in the linear benchmarks: one run of 4 s moves
-    # by 10 % on this shared machine
-    benchmark.pedantic(reference_solve, args=(xbar, v), rounds=2, iterations=1)
+    # best of two (after one untimed run, as ours), as SuperLU's factorisation in the linear
+    # benchmarks: one run of 4 s moves by 10 % on this shared machine
+    steady(benchmark, reference_solve, args=(xbar, v), rounds=2)
     record("sinh k=5 (batch 64) per input", size, "SciPy Newton (splu per step)",
            benchmark.stats.stats.min)
