@@ -84,16 +84,14 @@ def _gth_eliminate(y, nb, weights):
         # the update: a zero factor or entry adds nothing, so only neighbour pairs change.
         # A sparse row (a leaf's inner nodes) updates those pairs alone; a dense one (a
         # merge's shared nodes) whole rows, a loop that vectorises
-        if 4 * cnt > k:
-            for p in range(1, cnt):
-                a = nz[p]
-                f = y[k, a] * inv
+        dense = 4 * cnt > k
+        for p in range(1, cnt):
+            a = nz[p]
+            f = y[k, a] * inv
+            if dense:
                 for b in range(a):
                     y[a, b] -= f * y[k, b]
-        else:
-            for p in range(1, cnt):
-                a = nz[p]
-                f = y[k, a] * inv
+            else:
                 for q in range(p):
                     b = nz[q]
                     y[a, b] -= f * y[k, b]
