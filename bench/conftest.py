@@ -53,11 +53,12 @@ WARM_UP_S = 0.3
 
 
 def steady(benchmark, fn, *, args=(), kwargs=None, rounds):
-    """benchmark.pedantic(fn, ...) one call per round, after WARM_UP_S of untimed calls (at
-    least one: compiled kernels and warm workspaces as well). Returns fn's result."""
+    """benchmark.pedantic(fn, ...) one call per round, after one untimed call (it compiles the
+    kernels and allocates the workspaces) and then WARM_UP_S more of untimed calls (a first
+    call that compiled would otherwise use up the window on one core). Returns fn's result."""
     kwargs = kwargs or {}
-    end = time.perf_counter() + WARM_UP_S
     fn(*args, **kwargs)
+    end = time.perf_counter() + WARM_UP_S
     while time.perf_counter() < end:
         fn(*args, **kwargs)
     return benchmark.pedantic(fn, args=args, kwargs=kwargs, rounds=rounds, iterations=1)

@@ -18,7 +18,6 @@ def _inputs(n, batch, seed=1):
 def test_solve(benchmark, size, batch):
     xbar = bench_crossbar(size)
     v = _inputs(size, batch)
-    cx.solve(xbar, v[:1])  # compile outside the timing
     benchmark.group = f"solve {size}x{size} batch {batch}"
     res = steady(benchmark, cx.solve, args=(xbar, v), kwargs={"keep_nodes": False},
                  rounds=5 if size <= 256 else 2)
@@ -51,7 +50,6 @@ def test_factorised_solve(benchmark, size):
     xbar = bench_crossbar(size)
     v = _inputs(size, 64)
     fac = cx.factorize(xbar)
-    fac.solve(v[:2])  # compile and the workspaces outside the timing
     benchmark.group = f"solve {size}x{size} batch 64"
     res = steady(benchmark, fac.solve, args=(v,), kwargs={"keep_nodes": False},
                  rounds=5 if size <= 256 else 3)
@@ -62,7 +60,6 @@ def test_factorised_solve(benchmark, size):
 
 def test_factorize(benchmark, size):
     xbar = bench_crossbar(size)
-    cx.factorize(bench_crossbar(32))
     benchmark.group = f"factorise {size}x{size}"
     steady(benchmark, cx.factorize, args=(xbar,), rounds=3)
     record("factorise", size, "circuitxbar", median_seconds(benchmark), unit="array")
@@ -84,8 +81,6 @@ def test_transfer_matrix(benchmark, size, method):
     """method "auto" is the direct Kron reduction at these sizes (checked against one full
     solve, included in the time); "cg" is one CG solve per input."""
     xbar = bench_crossbar(size)
-    cx.transfer_matrix(bench_crossbar(8), method=method)
-    cx.transfer_matrix(bench_crossbar(32), method=method)
     benchmark.group = f"transfer matrix {size}x{size}"
     # untimed calls on this array first (steady): the steady state a study of many arrays runs
     # in, as the solves are timed after calls on their own array; 11 rounds, as a 5-round
@@ -101,7 +96,6 @@ def test_transfer_matrices_throughput(benchmark, size):
     """Many arrays, one per thread (cx.transfer_matrices): the study's case. Per array."""
     n_arrays = 8
     arrays = [bench_crossbar(size, seed=k) for k in range(n_arrays)]
-    cx.transfer_matrices(arrays[:2])
     benchmark.group = f"transfer matrix {size}x{size}"
     ts = steady(benchmark, cx.transfer_matrices, args=(arrays,), rounds=3)
     assert len(ts) == n_arrays

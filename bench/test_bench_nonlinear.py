@@ -19,7 +19,6 @@ def test_sinh_solve_batch(benchmark, size):
     xbar = _xbar(size)
     batch = 64
     v = np.random.default_rng(2).uniform(0.0, 0.3, (batch, size))
-    cx.solve(xbar, v[:1])
     benchmark.group = f"sinh {size}x{size}"
     res = steady(benchmark, cx.solve, args=(xbar, v), kwargs={"keep_nodes": False}, rounds=5)
     assert res.info.kcl_residual.max() <= 1e-9
@@ -30,7 +29,7 @@ def test_scipy_newton(benchmark, size):
     xbar = _xbar(size)
     v = np.random.default_rng(2).uniform(0.0, 0.3, size)
     benchmark.group = f"sinh {size}x{size}"
-    # best of two (after one untimed run, as ours), as SuperLU's factorisation in the linear
+    # best of two (after untimed runs, as ours), as SuperLU's factorisation in the linear
     # benchmarks: one run of 4 s moves by 10 % on this shared machine
     steady(benchmark, reference_solve, args=(xbar, v), rounds=2)
     record("sinh k=5 (batch 64) per input", size, "SciPy Newton (splu per step)",
