@@ -26,23 +26,43 @@ def test_solve(benchmark, size, batch):
            median_seconds(benchmark) / batch)
 
 
-def test_superlu_per_input(benchmark, size):
-    """SuperLU's per-input triangular solves (its factorisation is not counted)."""
+#: the two SuperLU references of the per-input and transfer-matrix cases. Issue 5's is one
+#: input per triangular solve ("SuperLU factor + 128 solves"): its quoted 7 ms per input at
+#: 128x128 and 30 ms at 256x256 are that (5.5 and 27 ms here, against 2.1 and 11 ms per input
+#: with 8 right-hand sides per call, SuperLU's multi-column solve at its best). Both are
+#: reported; the issue's targets are read against the first.
+ONE_PER_CALL = "one input per call (issue 5's reference)"
+EIGHT_PER_CALL = "8 inputs per call"
+
+#: SuperLU's factorisation time per size, measured once for both references
+_FACTOR_SECONDS = {}
+
+
+@pytest.mark.parametrize("per_call", [1, 8])
+def test_superlu_per_input(benchmark, size, per_call):
+    """SuperLU's per-input triangular solves (its factorisation is not counted), one input or
+    eight per call: lu.solve alone, on right-hand sides assembled beforehand."""
     xbar = bench_crossbar(size)
     ref = ReferenceLinearSolver(xbar)
-    batch = 8
-    v = _inputs(size, batch)
+    v = _inputs(size, per_call)
+    rhs = np.ascontiguousarray(ref._rhs(ref.network.source_voltages(v)))
     benchmark.group = f"superlu {size}x{size}"
-    steady(benchmark, ref.solve_voltages, args=(v,), rounds=3)
-    per_input = median_seconds(benchmark) / batch
+    steady(benchmark, ref.lu.solve, args=(rhs,), rounds=11 if per_call == 1 and size <= 256
+           else 3)
+    per_input = median_seconds(benchmark) / per_call
+    how = ONE_PER_CALL if per_call == 1 else EIGHT_PER_CALL
     for b in (1, 64, 128):
-        record(f"solve (batch {b}) per input", size, "SuperLU triangular solve", per_input)
-    record("solve, factorised (batch 64) per input", size, "SuperLU triangular solve", per_input)
-    factor = _superlu_factor_seconds(ref)
-    record("factorise", size, "SuperLU factor", factor, unit="array")
+        record(f"solve (batch {b}) per input", size, f"SuperLU triangular solve, {how}",
+               per_input)
+    record("solve, factorised (batch 64) per input", size,
+           f"SuperLU triangular solve, {how}", per_input)
+    if size not in _FACTOR_SECONDS:
+        _FACTOR_SECONDS[size] = _superlu_factor_seconds(ref)
+        record("factorise", size, "SuperLU factor", _FACTOR_SECONDS[size], unit="array")
     for case in ("transfer matrix", "transfer matrix (CG per input)",
                  "transfer matrix, 8 arrays at a time, per array"):
-        record(case, size, "SuperLU factor + n solves", factor + size * per_input, unit="array")
+        record(case, size, f"SuperLU factor + n solves, {how}",
+               _FACTOR_SECONDS[size] + size * per_input, unit="array")
 
 
 def test_factorised_solve(benchmark, size):
