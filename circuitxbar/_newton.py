@@ -481,7 +481,9 @@ def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, ma
     from circuitxbar.errors import ConvergenceError
     from circuitxbar.solver import _alloc_outputs, _terminals, run_shared
     from circuitxbar.crossbar import END_NAMES
+    from circuitxbar import _background
 
+    _background.before("newton")
     term_g, bias = _terminals(xbar)
     # scalars as Python float and int (a NumPy float32 or int32 is another Numba type)
     rtol, newton_tol, max_iter, max_newton = (float(rtol), float(newton_tol), int(max_iter),
@@ -494,6 +496,8 @@ def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, ma
     outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
             o["powers"], o["iters"], o["newton"], o["chord"], o["resid"], o["kcl"], status)
     n_batch = v.shape[0]
+    if code != SINH:  # the device library (sinh's own slope is in the Newton path)
+        _background.before("devices")
     shared = addresses(NEWTON_SHARED + (device_slope(code),))
     run_shared(
         _solve_nonlinear_chunk, n_batch,

@@ -132,7 +132,7 @@ def precompile(jobs=None, *, timeout=600.0):
     its paths compile here. Run it once after installing (``circuitxbar precompile``): every
     later process loads the kernels from the cache in about 0.3 s.
     """
-    from circuitxbar import _config
+    from circuitxbar import _background, _config
     from circuitxbar.errors import ValidationError
     from circuitxbar.solver import num_threads
 
@@ -143,6 +143,8 @@ def precompile(jobs=None, *, timeout=600.0):
                               f"got {jobs!r}")
     if not (isinstance(timeout, (int, float)) and timeout > 0):
         raise ValidationError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    # this compiles every path (here or in its own worker): no background worker beside it
+    _background.disable("precompile compiles every path")
     if jobs == 1 or not _config.CACHE or cache_is_warm():
         return _run_paths(PATHS)
 
@@ -154,7 +156,8 @@ def precompile(jobs=None, *, timeout=600.0):
     with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
         try:
             proc = subprocess.Popen([sys.executable, "-c", _WORKER, package_parent, *away],
-                                    stdout=out_file, stderr=err_file, text=True)
+                                    stdout=out_file, stderr=err_file, text=True,
+                                    env=dict(os.environ, **{_background.SWITCH: "0"}))
         except (OSError, TypeError, ValueError) as exc:  # no interpreter to start (embedded)
             warnings.warn(f"circuitxbar.precompile: could not start a worker process ({exc}); "
                           f"compiling every path in this process", RuntimeWarning, stacklevel=2)

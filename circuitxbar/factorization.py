@@ -21,6 +21,7 @@ import time
 import numpy as np
 import scipy.linalg
 
+from circuitxbar import _background
 from circuitxbar import _direct
 from circuitxbar import _reduce as R
 from circuitxbar import _transfer
@@ -53,6 +54,7 @@ class Factorization:
         if why_not is not None:
             raise ValidationError(f"factorize cannot be used for this crossbar: {why_not}; "
                                   f"use solve(crossbar, v_in)")
+        _background.before("factorised")
         t0 = time.perf_counter()
         self.crossbar = crossbar
         self._lock = threading.Lock()

@@ -14,6 +14,7 @@ import time
 import numba
 import numpy as np
 
+from circuitxbar import _background
 from circuitxbar import _kernels as K
 from circuitxbar._config import kernel_input
 from circuitxbar._native import addresses
@@ -415,6 +416,7 @@ def num_threads():
 
 
 def _solve_linear(xbar, v, rtol, max_iter, keep_nodes):
+    _background.before("linear")
     prep = _prepare(xbar)
     v = kernel_input(v)  # (the transfer matrix's CG columns, np.eye, come here directly)
     # scalars as Python float and int too: a NumPy float32 or int32 is another Numba type
@@ -556,6 +558,7 @@ def _direct_is_faster(shape):
 
 def _direct_checked(xbar, method, rtol, kcl_tol, max_iter, seed):
     """Direct T, or None (auto only) when it fails its check against a full solve."""
+    _background.before("transfer")
     prep = _prepare(xbar)
     output_code = END_NAMES.index(xbar.output_end)
     executor = _executor(num_threads()) if num_threads() > 1 and not _serial() else None
