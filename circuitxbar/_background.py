@@ -43,7 +43,8 @@ SWITCH = "CIRCUITXBAR_BACKGROUND_COMPILE"
 #: the order the worker compiles the paths in (less the one this process is calling)
 ORDER = ("transfer", "factorised", "newton", "linear", "devices")
 #: the longest wait for the worker's path [s]; after it this process compiles the path itself
-WAIT_LIMIT_S = 600.0
+#: (a path takes the worker 3-10 s on the 2-core AMD machine)
+WAIT_LIMIT_S = 120.0
 #: the lock file in the kernels' cache directory that one worker at a time holds
 LOCK_NAME = "circuitxbar-background-compile.lock"
 
@@ -56,8 +57,9 @@ _WORKER = ("import os, sys; sys.path.insert(0, sys.argv[1]); "
 _lock = threading.Lock()
 #: paths this process has passed (compiled here, or waited for)
 _seen = set()
-#: the worker (subprocess.Popen) and the claims directory, once started; why_not: why not
-_state = {"decided": False, "proc": None, "claims": None, "why_not": None}
+#: the worker (subprocess.Popen), the claims directory and the process that started them
+#: (a forked child inherits this state but not the worker), once started; why_not: why not
+_state = {"decided": False, "proc": None, "claims": None, "pid": None, "why_not": None}
 
 
 def switched_off():
@@ -144,7 +146,7 @@ def _start(path):
     except BaseException:
         shutil.rmtree(claims, ignore_errors=True)
         raise
-    _state["proc"], _state["claims"] = proc, claims
+    _state["proc"], _state["claims"], _state["pid"] = proc, claims, os.getpid()
     atexit.register(stop)
 
 
@@ -157,8 +159,15 @@ def _claim(claims, path):
         return False
 
 
+def _ours():
+    """The worker and claims directory, if this process started them."""
+    if _state["proc"] is None or _state["pid"] != os.getpid():
+        return None, None
+    return _state["proc"], _state["claims"]
+
+
 def _take_or_wait(path):
-    proc, claims = _state["proc"], _state["claims"]
+    proc, claims = _ours()
     if proc is None or _claim(claims, path):
         return
     done = os.path.join(claims, path + ".done")
@@ -167,14 +176,9 @@ def _take_or_wait(path):
         time.sleep(0.005)
 
 
-def worker_running():
-    proc = _state["proc"]
-    return proc is not None and proc.poll() is None
-
-
 def stop():
     """Stop the worker (at exit; its finished kernels stay cached) and drop the claims."""
-    proc, claims = _state["proc"], _state["claims"]
+    proc, claims = _ours()
     if proc is not None and proc.poll() is None:
         proc.kill()
         proc.wait()

@@ -83,7 +83,7 @@ def fresh_state(monkeypatch, tmp_path):
     claims.mkdir()
     worker = _FakeWorker()
     monkeypatch.setattr(B, "_state", {"decided": True, "proc": worker, "claims": str(claims),
-                                      "why_not": None})
+                                      "pid": os.getpid(), "why_not": None})
     monkeypatch.setattr(B, "_seen", set())
     return worker, claims
 
@@ -129,7 +129,7 @@ def test_a_worker_that_died_is_not_waited_for(fresh_state, monkeypatch):
 
 def test_nothing_here_can_fail_a_solve(monkeypatch):
     monkeypatch.setattr(B, "_state", {"decided": False, "proc": None, "claims": None,
-                                      "why_not": None})
+                                      "pid": None, "why_not": None})
     monkeypatch.setattr(B, "_seen", set())
 
     def broken(path):
@@ -162,7 +162,7 @@ def test_a_second_worker_on_the_same_cache_gives_way(tmp_path):
 
 def test_precompile_starts_no_background_worker(monkeypatch):
     monkeypatch.setattr(B, "_state", {"decided": False, "proc": None, "claims": None,
-                                      "why_not": None})
+                                      "pid": None, "why_not": None})
     monkeypatch.setattr(B, "_seen", set())
     monkeypatch.setattr(_precompile, "_run_paths", lambda paths: {p: 0.0 for p in paths})
     _precompile.precompile(jobs=1)
@@ -170,3 +170,14 @@ def test_precompile_starts_no_background_worker(monkeypatch):
     assert "precompile" in B._state["why_not"]
     B.before("linear")  # decided: no worker now either
     assert B._state["proc"] is None
+
+
+def test_a_forked_child_leaves_its_parents_worker_alone(fresh_state, monkeypatch):
+    worker, claims = fresh_state
+    assert B._claim(str(claims), "transfer")  # the worker's
+    monkeypatch.setitem(B._state, "pid", os.getpid() + 1)  # as seen from a forked child
+    t0 = time.perf_counter()
+    B.before("transfer")  # no wait on a worker that is not its own: compiles it itself
+    assert time.perf_counter() - t0 < 5.0
+    B.stop()  # and at its exit neither stops the worker nor removes the claims
+    assert claims.exists() and worker.status is None
