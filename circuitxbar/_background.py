@@ -125,7 +125,23 @@ def _reason_not_to_start():
         return f"the cache directory {cache_dir} is not writable"
     if _precompile.cache_is_warm():
         return "the disk cache already holds every kernel"
+    if not _lock_is_free(_lock_path()):
+        return "another process's worker is compiling into this cache"
     return None
+
+
+def _lock_is_free(lock_path):
+    """Whether no worker holds the cache's lock now (the worker takes it for good; this only
+    spares starting one that would give way at once)."""
+    import fcntl
+
+    try:
+        with open(lock_path, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+        return True
+    except OSError:
+        return False
 
 
 def _start(path):

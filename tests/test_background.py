@@ -150,12 +150,14 @@ def test_a_second_worker_on_the_same_cache_gives_way(tmp_path):
         assert holder.stdout.readline().strip() == "locked"
         claims = tmp_path / "claims"
         claims.mkdir()
+        assert not B._lock_is_free(str(lock))  # a parent would not start this worker at all
         assert B._worker(str(claims), str(lock), ["transfer"]) == 3
         assert os.listdir(claims) == []  # it claimed nothing: the parent compiles it all
     finally:
         holder.kill()
         holder.wait()
     # with the lock free, a worker with nothing left to claim finishes at once
+    assert B._lock_is_free(str(lock))
     assert B._claim(str(claims), "transfer")
     assert B._worker(str(claims), str(lock), ["transfer"]) == 0
 
