@@ -37,6 +37,7 @@ def _fresh(cache_dir, code, **env):
     return json.loads(out.strip().splitlines()[-1])
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no worker (one solver thread)")
 def test_the_worker_compiles_the_paths_this_process_has_not_reached(tmp_path):
     got = _fresh(tmp_path, _WHOLE)
     assert got["why_not"] is None and got["status"] == 0
