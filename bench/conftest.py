@@ -14,6 +14,12 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 
+# no background compile worker in the benchmark process (circuitxbar/_background.py): with a
+# cold cache (after any kernel source changed) it would compile beside the first benchmarks and
+# slow them. First-call compile is measured in fresh processes of its own
+# (test_bench_process_limits.py), the installed default among them.
+os.environ["CIRCUITXBAR_BACKGROUND_COMPILE"] = "0"
+
 #: (case, size) -> {"impl": seconds per unit of work}; filled by the benchmarks
 RESULTS = {}
 #: lines for the run's summary, below the table (see note)
