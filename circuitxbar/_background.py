@@ -100,7 +100,7 @@ def _lock_path():
     return os.path.join(_config.numba_cache_dir(_kernels.__file__), LOCK_NAME)
 
 
-def _reason_not_to_start():
+def _reason_not_to_start(lock_path):
     from circuitxbar import _config, _precompile
     from circuitxbar.solver import num_threads
 
@@ -116,7 +116,7 @@ def _reason_not_to_start():
         import fcntl  # noqa: F401  (the worker's lock)
     except ImportError:
         return "no fcntl (not a POSIX system)"
-    cache_dir = os.path.dirname(_lock_path())
+    cache_dir = os.path.dirname(lock_path)
     try:
         os.makedirs(cache_dir, exist_ok=True)
     except OSError:
@@ -125,7 +125,7 @@ def _reason_not_to_start():
         return f"the cache directory {cache_dir} is not writable"
     if _precompile.cache_is_warm():
         return "the disk cache already holds every kernel"
-    if not _lock_is_free(_lock_path()):
+    if not _lock_is_free(lock_path):
         return "another process's worker is compiling into this cache"
     return None
 
@@ -145,17 +145,19 @@ def _lock_is_free(lock_path):
 
 
 def _start(path):
-    why_not = _reason_not_to_start()
+    from circuitxbar._precompile import PACKAGE_PARENT
+
+    lock_path = _lock_path()
+    why_not = _reason_not_to_start(lock_path)
     if why_not is not None:
         _state["why_not"] = why_not
         return
     claims = tempfile.mkdtemp(prefix="circuitxbar-compile-")
     _claim(claims, path)
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = dict(os.environ, **{SWITCH: "0"})  # the worker's own solver calls start no worker
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _WORKER, package_parent, claims, _lock_path(),
+            [sys.executable, "-c", _WORKER, PACKAGE_PARENT, claims, lock_path,
              *(p for p in ORDER if p != path)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env=env)

@@ -496,9 +496,10 @@ def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, ma
     outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
             o["powers"], o["iters"], o["newton"], o["chord"], o["resid"], o["kcl"], status)
     n_batch = v.shape[0]
-    if code != SINH:  # the device library (sinh's own slope is in the Newton path)
+    slope = device_slope(code)
+    if slope is DEVICE_SLOPE_ANY:  # the device library (sinh's own slope is the Newton path's)
         _background.before("devices")
-    shared = addresses(NEWTON_SHARED + (device_slope(code),))
+    shared = addresses(NEWTON_SHARED + (slope,))
     run_shared(
         _solve_nonlinear_chunk, n_batch,
         lambda counter: (code, params, table, xbar.conductance, gate, xbar.r_row,

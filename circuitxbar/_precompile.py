@@ -42,7 +42,10 @@ PATHS = tuple(p for group in GROUPS for p in group)
 KERNEL_MODULES = ("circuitxbar._kernels", "circuitxbar._newton", "circuitxbar._reduce",
                   "circuitxbar._direct", "circuitxbar.devices.kernels")
 
-# the worker: this package first on its path, whatever the working directory holds
+#: the directory holding this package: a worker process puts it first on its path, whatever
+#: its working directory holds (here and in _background)
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the worker: this package first on its path
 _WORKER = ("import sys; sys.path.insert(0, sys.argv[1]); "
            "from circuitxbar._precompile import _worker; _worker(sys.argv[2:])")
 
@@ -149,13 +152,12 @@ def precompile(jobs=None, *, timeout=600.0):
         return _run_paths(PATHS)
 
     here, away = GROUPS
-    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     # the worker writes into files, not pipes: this process reads nothing until its own half
     # is compiled, and a worker with more than a pipe's 64 KB to say (Numba's warnings on
     # stderr) would stop there and wait for it
     with tempfile.TemporaryFile("w+") as out_file, tempfile.TemporaryFile("w+") as err_file:
         try:
-            proc = subprocess.Popen([sys.executable, "-c", _WORKER, package_parent, *away],
+            proc = subprocess.Popen([sys.executable, "-c", _WORKER, PACKAGE_PARENT, *away],
                                     stdout=out_file, stderr=err_file, text=True,
                                     env=dict(os.environ, **{_background.SWITCH: "0"}))
         except (OSError, TypeError, ValueError) as exc:  # no interpreter to start (embedded)
