@@ -11,6 +11,11 @@ import sys as _sys
 if "numba" not in _sys.modules:
     _os.environ.setdefault("NUMBA_DISABLE_ERROR_MESSAGE_HIGHLIGHTING", "1")
 
+# a mistyped CIRCUITXBAR_* switch fails here, by name, rather than reading as its default
+from circuitxbar import _env  # noqa: E402
+
+_env.check_all()
+
 from circuitxbar.crossbar import Crossbar
 from circuitxbar.errors import CircuitxbarError, ConvergenceError, ResultFileError, ValidationError
 from circuitxbar.solver import SolverInfo, SolveResult, solve, transfer_matrices, transfer_matrix

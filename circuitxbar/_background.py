@@ -38,7 +38,9 @@ import tempfile
 import threading
 import time
 
-#: set to 0 (or false, no) to switch the background compile off
+from circuitxbar import _env
+
+#: set to 0 to switch the background compile off (read by _env)
 SWITCH = "CIRCUITXBAR_BACKGROUND_COMPILE"
 #: the order the worker compiles the paths in (less the one this process is calling)
 ORDER = ("transfer", "factorised", "newton", "linear", "devices")
@@ -63,7 +65,7 @@ _state = {"decided": False, "proc": None, "claims": None, "pid": None, "why_not"
 
 
 def switched_off():
-    return os.environ.get(SWITCH, "1").strip().lower() in ("0", "false", "no")
+    return not _env.switch(SWITCH)
 
 
 def disable(reason):

@@ -16,8 +16,9 @@ import numpy as np
 from numba.core import event as _numba_event
 
 from circuitxbar import _linkonly
+from circuitxbar._env import switch
 
-CACHE = os.environ.get("CIRCUITXBAR_NO_CACHE", "") not in ("1", "true", "yes")
+CACHE = not switch("CIRCUITXBAR_NO_CACHE")
 
 #: options of every kernel called from Python. nogil: batches run one call per Python thread in
 #: parallel (solver.run_shared, run_chunked), which compiles far faster than ``parallel=True``
@@ -59,8 +60,7 @@ SHARED = dict(JIT, no_cpython_wrapper=True)
 #: of 22-23 s (timed with gc.callbacks). Paused, what Numba left is collected once after each
 #: kernel's compile: 1.2 s, and the compile's peak memory grows by about 40 MB (294 -> 336
 #: MB). Set CIRCUITXBAR_COMPILE_GC=1 to keep collecting during compiles.
-PAUSE_GC_WHILE_COMPILING = os.environ.get("CIRCUITXBAR_COMPILE_GC", "") not in ("1", "true",
-                                                                                "yes")
+PAUSE_GC_WHILE_COMPILING = not switch("CIRCUITXBAR_COMPILE_GC")
 
 
 class _CollectorPause(_numba_event.Listener):

@@ -41,14 +41,15 @@ a Numba release change what they do), and ``INNER`` kernels then compile the ord
 """
 
 import contextlib
-import os
 
 from numba.core import codegen, compiler, typed_passes, untyped_passes
 from numba.core.compiler_machinery import FunctionPass, LoweringPass, register_pass
 from numba.core.rewrites import static_getitem
 
-#: set by CIRCUITXBAR_LINK_ONLY=0 (or false, no): INNER kernels compile the ordinary way
-SWITCHED_OFF = os.environ.get("CIRCUITXBAR_LINK_ONLY", "1") in ("0", "false", "no")
+from circuitxbar._env import switch
+
+#: set by CIRCUITXBAR_LINK_ONLY=0 (_env): INNER kernels compile the ordinary way
+SWITCHED_OFF = not switch("CIRCUITXBAR_LINK_ONLY")
 
 try:
     from numba import _dynfunc
@@ -62,8 +63,8 @@ except ImportError:  # pragma: no cover - a Numba without these internals
     SUPPORTED = False
 
 
-#: set by CIRCUITXBAR_LOOP_UNROLL=1 (or true, yes): Numba's default LLVM pipeline, unrolling on
-LOOP_UNROLL = os.environ.get("CIRCUITXBAR_LOOP_UNROLL", "0") in ("1", "true", "yes")
+#: set by CIRCUITXBAR_LOOP_UNROLL=1 (_env): Numba's default LLVM pipeline, unrolling on
+LOOP_UNROLL = switch("CIRCUITXBAR_LOOP_UNROLL")
 
 try:
     import llvmlite.binding as _llvm

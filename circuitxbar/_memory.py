@@ -18,7 +18,8 @@ library has no mallopt (macOS, Windows) or refuses the values.
 """
 
 import ctypes
-import os
+
+from circuitxbar._env import switch
 
 M_TRIM_THRESHOLD = -1  # glibc's malloc.h
 M_MMAP_THRESHOLD = -3
@@ -27,7 +28,7 @@ MMAP_THRESHOLD = 32 << 20
 #: freed memory at a heap's top kept mapped before any is returned to the system [bytes]
 TRIM_THRESHOLD = 256 << 20
 
-SWITCHED_OFF = os.environ.get("CIRCUITXBAR_MALLOC_TUNING", "1") in ("0", "false", "no")
+SWITCHED_OFF = not switch("CIRCUITXBAR_MALLOC_TUNING")
 
 
 def keep_freed_memory():
