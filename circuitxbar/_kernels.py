@@ -216,12 +216,14 @@ def zeros2(n, m):
     return a
 
 
-@numba.njit(**JIT)
+@numba.njit(**SHARED)
 def _alloc_factors(n_rows, n_cols):
     """Row chains: bg, binj, p (R, C), a_start, a_end, b_end (R,); columns: the same with (C,);
     and four (ROW_BLOCK, R + 8) scratch arrays for factorising the rows a block at a time (the
     padding of one cache line per row keeps a block's rows out of each other's cache sets:
-    at a power-of-two R they would all map to the same two)."""
+    at a power-of-two R they would all map to the same two). Kernels call it by address;
+    Python runs its plain function (``py_func``: NumPy, the same arrays, no entry wrapper to
+    compile)."""
     row_c = (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),
              np.empty(n_rows), np.empty(n_rows), np.empty(n_rows))
     col_c = (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)),

@@ -171,7 +171,7 @@ def _prepare(xbar: Crossbar) -> _Prepared:
         xbar.device.effective_conductance(xbar.conductance, xbar.gate), dtype=np.float64
     )
     term_g, bias = _terminals(xbar)
-    row_c, col_c, scratch = K._alloc_factors(n_rows, n_cols)
+    row_c, col_c, scratch = K._alloc_factors.py_func(n_rows, n_cols)
     K._factor_all(g_cells, xbar.r_row, xbar.r_col, *term_g, row_c, col_c, scratch)
     prep = _Prepared(
         g=g_cells, row_c=row_c, col_c=col_c, term_g=term_g, bias=bias,

@@ -93,6 +93,9 @@ def _python_references(module):
     # Shared(kernel, types) hands a kernel over to be called by address, never from Python
     skip |= {id(node.args[0]) for node in ast.walk(tree) if isinstance(node, ast.Call)
              and ast.unparse(node.func).endswith("Shared")}
+    # kernel.py_func is the plain Python function: running it never enters compiled code
+    skip |= {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+             and node.attr == "py_func"}
     for node in ast.walk(tree):
         if id(node) in skip:
             continue
