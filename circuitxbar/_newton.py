@@ -201,10 +201,10 @@ def _alloc_newton(n_rows, n_cols, alloc_factors_at):
     (R, C), and the spare pair (R, C) that a step shorter than the full one writes its new
     point into. alloc_factors_at: the address of K.ALLOC_FACTORS."""
     row_c, col_c, fscratch = K.call_alloc_factors(alloc_factors_at, (n_rows, n_cols))
-    return (np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), row_c, col_c,
-            fscratch, K._alloc_workspace(n_rows, n_cols), np.empty((n_rows, n_cols)),
-            np.empty((n_rows, n_cols)), np.empty((4, n_cols)), np.empty((n_rows, n_cols)),
-            np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)), np.empty((n_rows, n_cols)))
+    return (K.empty2(n_rows, n_cols), K.empty2(n_rows, n_cols), row_c, col_c,
+            fscratch, K._alloc_workspace(n_rows, n_cols), K.empty2(n_rows, n_cols),
+            K.empty2(n_rows, n_cols), np.empty((4, n_cols)), K.empty2(n_rows, n_cols),
+            K.empty2(n_rows, n_cols), K.empty2(n_rows, n_cols), K.empty2(n_rows, n_cols))
 
 
 @numba.njit(**INNER)
@@ -231,7 +231,7 @@ def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
     computed once per batch chunk rather than once per input."""
     n_rows, n_cols = gstate.shape
     idev0 = K.zeros2(n_rows, n_cols)
-    gd0 = np.empty((n_rows, n_cols))
+    gd0 = K.empty2(n_rows, n_cols)
     if code == SINH:
         # sinh gives no current at zero bias and its small-signal conductance is g: no exp
         K._copy(gstate, gd0)
@@ -241,7 +241,7 @@ def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
         none = np.empty((0, 0))
         _s, finite = call_device_slope(slope_at, (code, params, table, gstate, gate, zero, zero,
                                                   zero, zero, 0.0, idev0, gd0,
-                                                  np.empty((n_rows, n_cols)), none, none))
+                                                  K.empty2(n_rows, n_cols), none, none))
     any_current = False
     for i in range(n_rows):
         for j in range(n_cols):
@@ -422,11 +422,11 @@ def _solve_nonlinear_chunk(
     scratch = _alloc_newton(n_rows, n_cols, alloc_factors_at)
     zero_bias = _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
                            g_top, g_bottom, factor_all_at, alloc_factors_at, slope_at)
-    vr_a = np.empty((n_rows, n_cols))
-    vc_a = np.empty((n_rows, n_cols))
-    idev = np.empty((n_rows, n_cols))
-    gd = np.empty((n_rows, n_cols))
-    inj = np.empty((n_rows, n_cols))
+    vr_a = K.empty2(n_rows, n_cols)
+    vc_a = K.empty2(n_rows, n_cols)
+    idev = K.empty2(n_rows, n_cols)
+    gd = K.empty2(n_rows, n_cols)
+    inj = K.empty2(n_rows, n_cols)
     none = np.empty((0, 0))
     for _ in range(b_stop):  # a thread takes at most every input
         b = _take_next(next_input)

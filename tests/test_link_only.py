@@ -107,6 +107,35 @@ def test_zero_allocators_fill_every_entry():
         assert not a.any() and not b.any() and np.isfinite(b).all()
 
 
+def test_work_arrays_are_padded_in_python_and_in_kernels():
+    # empty2 (the (R, C) arrays of the factorisation and the solves) keeps a page of padding
+    # after every array, from Python (_prepare) and in kernels alike: two of them never lie
+    # closer than that, so the heap cannot place them a power of two apart (see empty2)
+    import numba
+
+    from circuitxbar import _kernels as K
+
+    n, m = 256, 256
+    a = K.empty2(n, m)
+    assert a.shape == (n, m) and a.flags.c_contiguous and a.dtype == np.float64
+    assert a.base.size == n * m + K.PAD
+
+    @numba.njit
+    def two_apart(n, m):
+        x = K.empty2(n, m)
+        y = K.empty2(n, m)
+        x[0, 0] = 1.0
+        y[n - 1, m - 1] = 2.0
+        return abs(y.ctypes.data - x.ctypes.data), x.shape, y.shape, y.flags.c_contiguous
+
+    gap, shape_x, shape_y, contiguous = two_apart(n, m)
+    assert shape_x == shape_y == (n, m) and contiguous
+    assert gap >= (n * m + K.PAD) * 8
+    row_c, col_c, _ = K._alloc_factors.py_func(n, m)
+    for arr in row_c[:3] + col_c[:3]:
+        assert arr.base.size == n * m + K.PAD
+
+
 def _sum8(a):
     t = 0.0
     for k in range(8):  # a constant trip count: LLVM's default pipeline unrolls it fully
