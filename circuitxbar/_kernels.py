@@ -232,8 +232,9 @@ def _empty2_kernel(n, m):
 
 @numba.njit(**INNER)
 def zeros2(n, m):
-    """np.zeros((n, m)) (float64); see zeros1."""
-    a = empty2(n, m)
+    """np.zeros((n, m)) (float64); see zeros1. Not padded (empty2): the transfer matrix's many
+    small dense blocks would spread over more cache."""
+    a = np.empty((n, m))
     _fill(a, 0.0)
     return a
 

@@ -230,7 +230,8 @@ def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
     (idev0, gd0, row factors, column factors, all finite, any current). Input-independent, so
     computed once per batch chunk rather than once per input."""
     n_rows, n_cols = gstate.shape
-    idev0 = K.zeros2(n_rows, n_cols)
+    idev0 = K.empty2(n_rows, n_cols)
+    K._fill(idev0, 0.0)
     gd0 = K.empty2(n_rows, n_cols)
     if code == SINH:
         # sinh gives no current at zero bias and its small-signal conductance is g: no exp
