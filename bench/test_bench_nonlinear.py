@@ -20,7 +20,9 @@ def test_sinh_solve_batch(benchmark, size):
     batch = 64
     v = np.random.default_rng(2).uniform(0.0, 0.3, (batch, size))
     benchmark.group = f"sinh {size}x{size}"
-    res = steady(benchmark, cx.solve, args=(xbar, v), kwargs={"keep_nodes": False}, rounds=5)
+    # 11 rounds (0.2 s each at 256x256), as the transfer matrix's: the median of 5 moved by up
+    # to 30 % between runs an hour apart, with the two threads' rounds the noisiest
+    res = steady(benchmark, cx.solve, args=(xbar, v), kwargs={"keep_nodes": False}, rounds=11)
     assert res.info.kcl_residual.max() <= 1e-9
     record("sinh k=5 (batch 64) per input", size, "circuitxbar", median_seconds(benchmark) / batch)
 
