@@ -350,8 +350,11 @@ def _row_sweep4(row_c, i, vbuf, inj, v_left, v_right, out, sbuf):
     ahead, leaving one fused multiply-add on the dependency chain (the form s + b (u - s) puts a
     subtraction and a multiply-add on it, nearly twice the latency). The multiply-add is
     explicit (_mul_add): without fastmath LLVM never fuses, and a multiply then an add on the
-    chain took the 256 x 256 array's row sweeps 89-92 us, fused 75-80 us (alternating, one
-    process; 8 rows at a time, or the products precomputed in a vector pass, were slower)."""
+    chain took the 256 x 256 array's row sweeps 89-92 us on their own, fused 75-80 us
+    (alternating, one process; 8 rows at a time, or the products precomputed in a vector pass,
+    were slower). Inside the whole solve the difference does not show (factorised 256 x 256,
+    one thread: 917-954 against 925-949 us per input): the sweeps overlap the memory-bound
+    column passes around them."""
     rbg, rbinj, rp, ras, rae, rbe = row_c
     n_cols = vbuf.shape[1]
     i0, i1, i2, i3 = i, i - 1, i - 2, i - 3
