@@ -438,3 +438,43 @@ def test_row_kcl_check_interleaved_rows_match_one_row_at_a_time(n_rows):
     assert got == want
     np.testing.assert_array_equal(i_start, want_start)
     np.testing.assert_array_equal(i_end, want_end)
+
+
+@pytest.mark.parametrize("n_rows", [1, 2, 3, 4, 5, 8])
+@pytest.mark.parametrize("with_inj", [False, True])
+def test_column_passes_two_rows_at_a_time_match_one_row_at_a_time(n_rows, with_inj):
+    # _col_forward (with the CG direction update) and _col_voltages run the column chains two
+    # rows per pass; written out one row at a time, the same recurrences give the same bits,
+    # for even and odd row counts
+    from circuitxbar import _kernels as K
+    from circuitxbar._config import python_twin
+
+    rng = np.random.default_rng(40 + n_rows)
+    n_cols = 5
+    cbg, cbinj, cp = (rng.uniform(0.1, 0.9, (n_rows, n_cols)) for _ in range(3))
+    cas, cae, cbe = (rng.uniform(0.1, 0.9, n_cols) for _ in range(3))
+    col_c = (cbg, cbinj, cp, cas, cae, cbe)
+    inj = rng.uniform(-1e-5, 1e-5, (n_rows, n_cols)) if with_inj else np.empty((0, 0))
+    u0, z = rng.uniform(-0.3, 0.3, (2, n_rows, n_cols))
+    v_top, v_bottom = rng.uniform(0, 0.3, (2, n_cols))
+    beta = 0.7
+
+    u_want = z + beta * u0
+    sc_want = np.empty((n_rows, n_cols))
+    for i in range(n_rows):
+        s = cas * v_top if i == 0 else sc_want[i - 1]
+        sc_want[i] = (s + cbg[i] * u_want[i] if i == 0 else s + cbg[i] * (u_want[i] - s))
+        if with_inj:
+            sc_want[i] += cbinj[i] * inj[i]
+    u, sc = u0.copy(), np.full((n_rows, n_cols), np.nan)
+    python_twin(K._col_forward)(col_c, u, inj, v_top, sc, z, beta)
+    np.testing.assert_array_equal(u, u_want)
+    np.testing.assert_array_equal(sc, sc_want)
+
+    vc_want = sc_want.copy()  # the column voltages for row voltages u_want
+    vc_want[-1] = cae * vc_want[-1] + cbe * v_bottom
+    for i in range(n_rows - 2, -1, -1):
+        vc_want[i] = vc_want[i] + cp[i] * (vc_want[i + 1] - vc_want[i])
+    vc = np.full((n_rows, n_cols), np.nan)
+    python_twin(K._col_voltages)(col_c, u_want, inj, v_top, v_bottom, vc)
+    np.testing.assert_array_equal(vc, vc_want)
