@@ -223,9 +223,11 @@ def test_kcl_check_still_sees_a_picovolt_behind_milliohm_wires():
     assert kcl(off) > 1e-6
 
 
-@pytest.mark.parametrize("n_nodes", [1, 2, 7, 8, 9, 17])
-def test_row_factorisation_by_blocks_matches_the_node_major_one(n_nodes):
-    # _factor_rows eliminates chain-major rows ROW_BLOCK nodes at a time through scratch;
+@pytest.mark.parametrize("m", [7, 19])
+@pytest.mark.parametrize("n_nodes", [1, 2, 7, 8, 9, 17, 26])
+def test_row_factorisation_by_blocks_matches_the_node_major_one(n_nodes, m):
+    # _factor_rows eliminates chain-major rows ROW_BLOCK nodes at a time through scratch (8 x 8
+    # blocks of 8 chains transposed in registers, the rest element by element);
     # _factor_lines on the transposed array is the plain node-major elimination. Chain kinds:
     # ideal start (pinned), resistive and open starts, zero-resistance wires pinned at their
     # start (inf all along), a floating chain with no cells, ideal and open ends. (The
@@ -234,12 +236,11 @@ def test_row_factorisation_by_blocks_matches_the_node_major_one(n_nodes):
     from circuitxbar._config import python_twin
 
     rng = np.random.default_rng(31)
-    m = 7
     g = rng.uniform(1e-5, 1e-3, (m, n_nodes))
     g[5] = 0.0
-    r = np.array([1.0, 0.5, 0.0, 2.0, 0.0, 1.0, 1.5])
-    g_start = np.array([np.inf, 0.1, np.inf, 0.0, 0.05, 0.0, np.inf])
-    g_end = np.array([np.inf, 0.0, 0.2, np.inf, np.inf, 0.0, 0.3])
+    r = np.resize([1.0, 0.5, 0.0, 2.0, 0.0, 1.0, 1.5], m)
+    g_start = np.resize([np.inf, 0.1, np.inf, 0.0, 0.05, 0.0, np.inf], m)
+    g_end = np.resize([np.inf, 0.0, 0.2, np.inf, np.inf, 0.0, 0.3], m)
     blocks = tuple(np.full((K.ROW_BLOCK, m), np.nan) for _ in range(4))
 
     def run(kernel, gg, shape, *extra):
@@ -478,3 +479,20 @@ def test_column_passes_two_rows_at_a_time_match_one_row_at_a_time(n_rows, with_i
     vc = np.full((n_rows, n_cols), np.nan)
     python_twin(K._col_voltages)(col_c, u_want, inj, v_top, v_bottom, vc)
     np.testing.assert_array_equal(vc, vc_want)
+
+
+def test_transpose8_moves_one_block_transposed_and_nothing_else():
+    import numba
+
+    from circuitxbar._intrinsics import _transpose8
+
+    @numba.njit
+    def run(src, sr, sc, dst, dr, dc):
+        _transpose8(src, sr, sc, dst, dr, dc)
+
+    src = np.arange(20.0 * 30.0).reshape(20, 30)
+    dst = np.full((25, 17), np.nan)
+    run(src, 3, 5, dst, 2, 9)
+    want = np.full((25, 17), np.nan)
+    want[2:10, 9:17] = src[3:11, 5:13].T
+    np.testing.assert_array_equal(dst, want)
