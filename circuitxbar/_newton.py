@@ -208,18 +208,24 @@ def _alloc_newton(n_rows, n_cols, alloc_factors_at):
 
 
 @numba.njit(**INNER)
-def _chord_source(gd, gd_fac, inj, vr, vc, inj_chord):
+def _chord_source(gd, gd_fac, inj, vr, vc, inj_chord, lane):
     """The devices linearised at the current point with the factored conductances gd_fac
     instead of their own gd: inj_chord = inj + (gd - gd_fac) v, the same current at v.
-    Returns max |gd - gd_fac| / gd_fac over the cells (0/0 counts 0, x/0 infinite)."""
+    Returns max |gd - gd_fac| / gd_fac over the cells (0/0 counts 0, x/0 infinite).
+    lane (C,): per-column maxima, so the loop and its divisions vectorise (one running
+    maximum does not without fastmath: 93-120 us at 256 x 256)."""
     n_rows, n_cols = gd.shape
-    rel = 0.0
+    for j in range(n_cols):
+        lane[j] = 0.0
     for i in range(n_rows):
         for j in range(n_cols):
             d = gd[i, j] - gd_fac[i, j]
             inj_chord[i, j] = inj[i, j] + d * (vr[i, j] - vc[i, j])
-            if d != 0.0:
-                rel = max(rel, abs(d) / gd_fac[i, j] if gd_fac[i, j] > 0.0 else INF)
+            q = abs(d) / gd_fac[i, j] if gd_fac[i, j] > 0.0 else (INF if d != 0.0 else 0.0)
+            lane[j] = max(lane[j], q)
+    rel = 0.0
+    for j in range(n_cols):
+        rel = max(rel, lane[j])
     return rel
 
 
@@ -311,7 +317,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
         # the factors (chord step) and shift the linearisation's source to them instead.
         change = INF
         if try_chord:
-            change = _chord_source(gd, gd_fac, inj, vr, vc, inj_chord)
+            change = _chord_source(gd, gd_fac, inj, vr, vc, inj_chord, lanes[0])
         chord = change <= CHORD_REL
         if chord:
             g_lin, inj_lin = gd_fac, inj_chord

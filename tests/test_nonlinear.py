@@ -64,15 +64,17 @@ def test_chord_source_shifts_the_linearisation_to_the_factored_conductances():
     gd = gd_fac * (1 + rng.uniform(-1e-3, 1e-3, (4, 5)))
     gd[0, 0] = gd_fac[0, 0] * 1.02  # the largest relative change
     out = np.empty((4, 5))
-    rel = python_twin(_chord_source)(gd, gd_fac, inj, vr, vc, out)
+    chord = python_twin(_chord_source)
+    lane = np.full(5, np.nan)  # scratch: its contents are never read
+    rel = chord(gd, gd_fac, inj, vr, vc, out, lane)
     # the same current at v: inj + gd v == inj_chord + gd_fac v
     np.testing.assert_allclose(out + gd_fac * (vr - vc), inj + gd * (vr - vc), rtol=0, atol=1e-15)
     assert rel == pytest.approx(0.02, rel=1e-12)
     gd_fac[1, 1] = gd[1, 1] = 0.0  # a cell without conductance before and after: no change
-    assert python_twin(_chord_source)(gd, gd_fac, inj, vr, vc, out) == pytest.approx(0.02)
+    assert chord(gd, gd_fac, inj, vr, vc, out, lane) == pytest.approx(0.02)
     gd_fac[1, 1] = 0.0
     gd[1, 1] = 1e-9  # conductance from nothing: no chord step
-    assert python_twin(_chord_source)(gd, gd_fac, inj, vr, vc, out) == np.inf
+    assert chord(gd, gd_fac, inj, vr, vc, out, lane) == np.inf
 
 
 def test_strongly_nonlinear_sinh_with_hard_wires():
