@@ -10,6 +10,14 @@ from reference import reference_solve
 
 SIZES = ((64, 128), (64, 128, 256))
 
+CASE = "sinh k=5 (batch 64) per input"
+REFERENCE = "SciPy Newton (splu per step)"
+#: the issue's ratio reads our median against SciPy's best round, the conservative reading (one
+#: SciPy round costs seconds, so it runs two); the same runs read the same way on both sides
+#: are recorded beside it, so the report shows how much that choice weighs
+SAME_READING = {"min": CASE + ", best round on both sides",
+                "median": CASE + ", median on both sides (SciPy's of 2 rounds: their mean)"}
+
 
 def _xbar(size):
     return bench_crossbar(size, device=devices.Sinh(k=5.0))
@@ -24,7 +32,9 @@ def test_sinh_solve_batch(benchmark, size):
     # to 30 % between runs an hour apart, with the two threads' rounds the noisiest
     res = steady(benchmark, cx.solve, args=(xbar, v), kwargs={"keep_nodes": False}, rounds=11)
     assert res.info.kcl_residual.max() <= 1e-9
-    record("sinh k=5 (batch 64) per input", size, "circuitxbar", median_seconds(benchmark) / batch)
+    record(CASE, size, "circuitxbar", median_seconds(benchmark) / batch)
+    for stat, case in SAME_READING.items():
+        record(case, size, "circuitxbar", getattr(benchmark.stats.stats, stat) / batch)
 
 
 def test_scipy_newton(benchmark, size):
@@ -34,5 +44,6 @@ def test_scipy_newton(benchmark, size):
     # best of two (after untimed runs, as ours), as SuperLU's factorisation in the linear
     # benchmarks: one run of 4 s moves by 10 % on this shared machine
     steady(benchmark, reference_solve, args=(xbar, v), rounds=2)
-    record("sinh k=5 (batch 64) per input", size, "SciPy Newton (splu per step)",
-           benchmark.stats.stats.min)
+    record(CASE, size, REFERENCE, benchmark.stats.stats.min)
+    for stat, case in SAME_READING.items():
+        record(case, size, REFERENCE, getattr(benchmark.stats.stats, stat))
