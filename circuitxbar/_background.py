@@ -43,12 +43,13 @@ from circuitxbar import _env
 #: set to 0 to switch the background compile off (read by _env)
 SWITCH = "CIRCUITXBAR_BACKGROUND_COMPILE"
 #: the order the worker compiles the paths in (less the one this process is calling). The
-#: factorised solve first, as it shares no kernel with the linear solve: the transfer matrix's
-#: check is a linear CG solve, so a worker that started on it compiled that solve a second time
-#: beside a process compiling the linear path. The transfer matrix's own kernels are the
-#: factorised solve's, cached by the time the process reaches them. Whole solver as installed
-#: (its first calls in the benchmark's order: linear, transfer, Newton, factorised), 2-core AMD
-#: machine, alternating: 16.1-20.5 s (median 18.1) against 17.5-21.0 s (20.2) transfer first
+#: factorised solve first, as it shares the least code with the linear solve: the transfer
+#: matrix's check is a linear CG solve, so a worker that started on it compiled that solve a
+#: second time beside a process compiling the linear path. The transfer matrix's own kernels
+#: are the factorised solve's, cached by the time the process reaches them. Whole solver as
+#: installed (its first calls in the benchmark's order: linear, transfer, Newton, factorised),
+#: 2-core AMD machine, alternating: 16.1-20.5 s (median 18.1) against 17.5-21.0 s (20.2)
+#: transfer first
 ORDER = ("factorised", "transfer", "newton", "linear", "devices")
 #: the longest wait for the worker's path [s]; after it this process compiles the path itself
 #: (a path takes the worker 3-10 s on the 2-core AMD machine)

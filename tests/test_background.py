@@ -42,8 +42,8 @@ def test_the_worker_compiles_the_paths_this_process_has_not_reached(tmp_path):
     got = _fresh(tmp_path, _WHOLE)
     assert got["why_not"] is None and got["status"] == 0
     # this process claimed linear (its first call), and transfer and newton unless the worker
-    # got there first; the worker took factorised (first in ORDER: it shares no kernel with
-    # the linear solve) and what was left, the device library after them
+    # got there first; the worker took factorised (first in ORDER: it shares the least code
+    # with the linear solve) and what was left, the device library after them
     assert "factorised" in got["done"] and "linear" not in got["done"]
     assert set(got["done"]) <= {"transfer", "factorised", "newton", "devices"}
     assert got["warm"]
