@@ -11,7 +11,7 @@ same at the first call, so a process that goes on to use the other paths finds t
 
 Who compiles what: every path is claimed once, by whichever process asks first (a file created
 with O_EXCL in a directory the two share). This process claims the path it is calling; the
-worker takes the rest in ``ORDER`` (the paths that share least code with the linear solve first,
+worker takes the rest in ``worker_order`` (the paths that share least code with this one first,
 as ``precompile``'s groups) and skips any this process has claimed meanwhile. When this process
 reaches a path the worker holds, it waits for the worker's "done" file (or for the worker to
 exit, and then compiles it here); the kernels then load from the cache.
@@ -42,15 +42,20 @@ from circuitxbar import _env
 
 #: set to 0 to switch the background compile off (read by _env)
 SWITCH = "CIRCUITXBAR_BACKGROUND_COMPILE"
-#: the order the worker compiles the paths in (less the one this process is calling). The
-#: factorised solve first, as it shares the least code with the linear solve: the transfer
-#: matrix's check is a linear CG solve, so a worker that started on it compiled that solve a
-#: second time beside a process compiling the linear path. The transfer matrix's own kernels
-#: are the factorised solve's, cached by the time the process reaches them. Whole solver as
-#: installed (its first calls in the benchmark's order: linear, transfer, Newton, factorised),
-#: 2-core AMD machine, alternating: 16.1-20.5 s (median 18.1) against 17.5-21.0 s (20.2)
-#: transfer first
+#: the order the worker compiles the paths in (less the one this process is calling): those that
+#: share the least code with the calling path first (``worker_order``). After the linear solve
+#: or Newton, the factorised solve first: the transfer matrix's check is a linear CG solve, so
+#: a worker that started on it compiled that solve a second time beside a process compiling
+#: the linear path, and the transfer matrix's own kernels are the factorised solve's, cached by
+#: the time the process reaches them. Whole solver as installed (its first calls in the
+#: benchmark's order: linear, transfer, Newton, factorised), 2-core AMD machine, alternating:
+#: 16.1-20.5 s (median 18.1) against 17.5-21.0 s (20.2) transfer first
 ORDER = ("factorised", "transfer", "newton", "linear", "devices")
+#: after a first call of the factorised solve: the linear solve and Newton share none of its
+#: kernels (first calls factorised, transfer, linear, Newton, alternating: 12.7-14.6 s against
+#: 15.9-18.2 s with ``ORDER``). A first call of the transfer matrix compiles both the direct
+#: kernels and the linear solve; no order measured better than ``ORDER`` there (16.9-18.0 s)
+ORDER_AFTER_FACTORISED = ("linear", "newton", "transfer", "devices")
 #: the longest wait for the worker's path [s]; after it this process compiles the path itself
 #: (a path takes the worker 3-10 s on the 2-core AMD machine)
 WAIT_LIMIT_S = 120.0
@@ -153,6 +158,12 @@ def _lock_is_free(lock_path):
         return False
 
 
+def worker_order(path):
+    """The paths the worker compiles, in order, when this process's first call is ``path``."""
+    order = ORDER_AFTER_FACTORISED if path == "factorised" else ORDER
+    return tuple(p for p in order if p != path)
+
+
 def _start(path):
     from circuitxbar._precompile import PACKAGE_PARENT
 
@@ -167,7 +178,7 @@ def _start(path):
     try:
         proc = subprocess.Popen(
             [sys.executable, "-c", _WORKER, PACKAGE_PARENT, claims, lock_path,
-             *(p for p in ORDER if p != path)],
+             *worker_order(path)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             env=env)
     except BaseException:

@@ -89,6 +89,17 @@ def fresh_state(monkeypatch, tmp_path):
     return worker, claims
 
 
+def test_the_worker_takes_every_other_path_those_sharing_least_first():
+    for path in _precompile.PATHS:
+        order = B.worker_order(path)
+        assert sorted(order) == sorted(p for p in _precompile.PATHS if p != path)
+    # after the linear solve or Newton: the factorised solve (the transfer matrix's check is a
+    # linear solve); after the factorised solve: the linear solve (the transfer matrix shares
+    # the factorised solve's kernels)
+    assert B.worker_order("linear")[0] == B.worker_order("newton")[0] == "factorised"
+    assert B.worker_order("factorised")[:2] == ("linear", "newton")
+
+
 def test_a_path_is_claimed_once(tmp_path):
     assert B._claim(str(tmp_path), "transfer")
     assert not B._claim(str(tmp_path), "transfer")
