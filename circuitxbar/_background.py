@@ -51,11 +51,15 @@ SWITCH = "CIRCUITXBAR_BACKGROUND_COMPILE"
 #: benchmark's order: linear, transfer, Newton, factorised), 2-core AMD machine, alternating:
 #: 16.1-20.5 s (median 18.1) against 17.5-21.0 s (20.2) transfer first
 ORDER = ("factorised", "transfer", "newton", "linear", "devices")
-#: after a first call of the factorised solve: the linear solve and Newton share none of its
-#: kernels (first calls factorised, transfer, linear, Newton, alternating: 12.7-14.6 s against
-#: 15.9-18.2 s with ``ORDER``). A first call of the transfer matrix compiles both the direct
-#: kernels and the linear solve; no order measured better than ``ORDER`` there (16.9-18.0 s)
-ORDER_AFTER_FACTORISED = ("linear", "newton", "transfer", "devices")
+#: the worker's order after a first call of these paths instead. The factorised solve: the
+#: linear solve and Newton share none of its kernels (first calls factorised, transfer,
+#: linear, Newton, alternating: 12.7-14.6 s against 15.9-18.2 s with ``ORDER``). The transfer
+#: matrix: it compiles its direct kernels first and its check, a linear CG solve, last; a
+#: worker compiling the linear solve meanwhile leaves the check's kernels cached for it (first
+#: calls transfer, linear, Newton, factorised: the first call 9.6-10.5 s against 12.6-14.4 s,
+#: the four 15.1-18.0 s against 17.0-21.1 s)
+ORDER_AFTER = {"factorised": ("linear", "newton", "transfer", "devices"),
+               "transfer": ("linear", "factorised", "newton", "devices")}
 #: the longest wait for the worker's path [s]; after it this process compiles the path itself
 #: (a path takes the worker 3-10 s on the 2-core AMD machine)
 WAIT_LIMIT_S = 120.0
@@ -160,7 +164,7 @@ def _lock_is_free(lock_path):
 
 def worker_order(path):
     """The paths the worker compiles, in order, when this process's first call is ``path``."""
-    order = ORDER_AFTER_FACTORISED if path == "factorised" else ORDER
+    order = ORDER_AFTER.get(path, ORDER)
     return tuple(p for p in order if p != path)
 
 

@@ -95,9 +95,11 @@ def test_the_worker_takes_every_other_path_those_sharing_least_first():
         assert sorted(order) == sorted(p for p in _precompile.PATHS if p != path)
     # after the linear solve or Newton: the factorised solve (the transfer matrix's check is a
     # linear solve); after the factorised solve: the linear solve (the transfer matrix shares
-    # the factorised solve's kernels)
+    # the factorised solve's kernels); after the transfer matrix: the linear solve, which its
+    # check compiles last
     assert B.worker_order("linear")[0] == B.worker_order("newton")[0] == "factorised"
     assert B.worker_order("factorised")[:2] == ("linear", "newton")
+    assert B.worker_order("transfer")[:2] == ("linear", "factorised")
 
 
 def test_a_path_is_claimed_once(tmp_path):
