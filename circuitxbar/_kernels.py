@@ -330,7 +330,8 @@ def _col_forward(col_c, u, inj, v_top, sc, z, beta):
                 for j in range(n_cols):
                     sc[0, j] += cbinj[0, j] * inj[0, j]
             if i1 > 0:
-                _col_step(cbg, cbinj, u, inj, sc, 1)
+                # i1, not the literal 1: Numba would compile _col_step a second time for it
+                _col_step(cbg, cbinj, u, inj, sc, i1)
         elif i1 == i:
             _col_step(cbg, cbinj, u, inj, sc, i)
         elif has_inj:
