@@ -111,29 +111,31 @@ def test_first_call_compile_time_as_installed(request):
     # the same four first calls with the defaults a fresh install runs with: Numba's disk cache
     # on and empty, so the first call starts circuitxbar's background worker, which compiles
     # the paths this process has not reached yet (circuitxbar/_background.py); import included
+    runs = _as_installed(WHOLE_SOLVER, request)
+    _record_compile(DEFAULT, [sum(t[path] for path in WHOLE_SOLVER) for t in runs])
+
+
+def _as_installed(order, request):
+    """Each fresh process's seconds per path of first calls in ``order``, with the defaults of
+    a fresh install: the disk cache on and empty (a new one per process), the background worker
+    on, every core; three processes in a full run, one in a quick one."""
     n_runs = 3 if full_run(request.config) else 1
-    totals = []
+    runs = []
     for _ in range(n_runs):
         with tempfile.TemporaryDirectory() as cache:
-            t = _run(_COMPILE, unset=("CIRCUITXBAR_NO_CACHE", BACKGROUND_SWITCH,
-                                      "NUMBA_NUM_THREADS"), NUMBA_CACHE_DIR=cache)
-        totals.append(sum(t[path] for path in WHOLE_SOLVER))
-    _record_compile(DEFAULT, totals)
+            runs.append(_run(_compile_code(order), unset=(
+                "CIRCUITXBAR_NO_CACHE", BACKGROUND_SWITCH, "NUMBA_NUM_THREADS"),
+                NUMBA_CACHE_DIR=cache))
+    return runs
 
 
 def test_first_call_compile_time_as_installed_transfer_first(request):
     # the same with the transfer matrix first: the worker then compiles the linear solve, which
     # the matrix's check runs after the matrix's own kernels (circuitxbar/_background.py,
     # ORDER_AFTER); the first call alone, and the four
-    n_runs = 3 if full_run(request.config) else 1
-    firsts, totals = [], []
-    for _ in range(n_runs):
-        with tempfile.TemporaryDirectory() as cache:
-            t = _run(_compile_code(TRANSFER_FIRST), unset=(
-                "CIRCUITXBAR_NO_CACHE", BACKGROUND_SWITCH, "NUMBA_NUM_THREADS"),
-                NUMBA_CACHE_DIR=cache)
-        firsts.append(t["transfer"])
-        totals.append(sum(t[path] for path in TRANSFER_FIRST))
+    runs = _as_installed(TRANSFER_FIRST, request)
+    firsts = [t["transfer"] for t in runs]
+    totals = [sum(t[path] for path in TRANSFER_FIRST) for t in runs]
     first = "first-call compile, transfer matrix first, as installed: that call"
     note(f"{first}, each process: " + ", ".join(f"{x:.2f} s" for x in firsts))
     record(first, 0, "circuitxbar", float(np.median(firsts)), unit="process")
