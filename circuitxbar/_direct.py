@@ -129,7 +129,10 @@ def _outputs_batch(u, position, g, w_row, w_col, g_left, g_right, g_top, g_botto
     vcl = np.empty((n_cols, nbat))
     sh0 = np.empty((n_cols, nbat))
     shl = np.empty((n_cols, nbat))
-    acc = K.zeros2(8, nbat)  # per input: the sums and maxima below
+    # per input: the sums and maxima below (np.empty and _fill, not zeros2(8, ...): the
+    # literal 8 would compile zeros2 a second time, for Literal[int](8))
+    acc = np.empty((8, nbat))
+    K._fill(acc, 0.0)
     row_lanes = np.empty((3, nbat))  # per input: a row chain's segment current, mismatch, power
     seg_r, mm_b, pw_b = row_lanes[0], row_lanes[1], row_lanes[2]
     p_dev, scale, p_row, mm_r = acc[0], acc[1], acc[2], acc[3]
