@@ -666,6 +666,10 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
     point, only read (the first update writes x = x0 + a p: no copy of it is made), or empty
     for the start F(0). The residual is ||F(x) - x||_M / ||x||_M; CG stops when it is below
     rtol or below eta times its starting value (inexact Newton).
+
+    max_iter = 0 with the start F(0) (x0 empty): no residual and no CG, the map applied once
+    more instead, x = F(F(0)): Newton's cheap start (``_newton.solve_nonlinear``,
+    ``newton_start="sweep"``). The relative residual returned is then 1.0, not measured.
     """
     n_rows, n_cols = g.shape
     z, pdir, q, _x, lane, vbuf, sbuf = work
@@ -687,12 +691,17 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
             _copy(z, x)
     _apply_f(row_c, col_c, xs, inj, v_left, v_right, v_top, v_bottom, z, dummy, g, w_row,
              g_left, g_right, work)
-    # the residual F(x) - x and the norms of it and of x (vbuf: scratch lanes here)
-    rho, norm0 = _residual_energies(z, xs, g, w_row, g_left, g_right, vbuf)
-    if norm0 <= 0.0:
-        norm0 = 1.0
-    rel = math.sqrt(max(rho, 0.0) / norm0)
-    stop = max(rtol, eta * rel)
+    if not warm and max_iter == 0:
+        # the sweep: z holds F(F(0)); the loop below does not run, the column voltages follow
+        _copy(z, x)
+        rho, norm0, rel, stop = 0.0, 1.0, 1.0, 1.0
+    else:
+        # the residual F(x) - x and the norms of it and of x (vbuf: scratch lanes here)
+        rho, norm0 = _residual_energies(z, xs, g, w_row, g_left, g_right, vbuf)
+        if norm0 <= 0.0:
+            norm0 = 1.0
+        rel = math.sqrt(max(rho, 0.0) / norm0)
+        stop = max(rtol, eta * rel)
     beta = 0.0  # the first _col_forward sets p = z
     it = 0
     moved = False  # x written yet (x = xs + a p)

@@ -34,6 +34,18 @@ EARLY_FORCING = 1e-2
 #: a chord step then shrinks the error by about that factor, at no factorisation
 CHORD_TRY = 1e-3
 CHORD_REL = 1e-2
+#: Newton's start, ``solve(newton_start=...)``: "solve" takes the small-signal network (the
+#: devices linearised at zero bias) solved by CG to EARLY_FORCING of its starting residual;
+#: "sweep" that network's line-Schur map applied twice from zero instead, x = F(F(0)), no CG
+#: (K._pcg with max_iter 0): a rougher start that Newton's first step absorbs. On sinh
+#: arrays (k = 2-10 1/V, 64 to 512 squared, 0.5-4 ohm segments, cells 1e-5..1e-4 S, one
+#: process alternating the two) the sweep kept the Newton steps and saved 1-2 CG iterations,
+#: 1.03-1.18x faster per input up to an IR-drop number of 16 (1.05-1.17x on the 256 x 256
+#: benchmark at 6.6, 1.12x on 400 x 400 at 16); at 20 (448 x 448) some inputs took a fourth
+#: Newton step (0.89x), at 26 (512 x 512) and 65 every input did (0.96x). "auto" sweeps up to
+#: SWEEP_START_MAX_IR_DROP (Crossbar.ir_drop_number), else solves
+#: (the names: solver.NEWTON_STARTS).
+SWEEP_START_MAX_IR_DROP = 16.0
 
 
 @numba.njit(**INNER)
@@ -264,7 +276,7 @@ def _zero_bias(code, params, table, gstate, gate, r_row, r_col, g_left, g_right,
 def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
                 g_left, g_right, g_top, g_bottom, v_left, v_right, v_top, v_bottom,
                 rtol, newton_tol, max_iter, max_newton, vr, vc, idev, scratch, zero_bias,
-                shared):
+                shared, start_iter):
     """Solve one input. vr, vc (R, C) and the scratch's two pairs take turns holding the
     current point (a full step's point is the pair its linear solve wrote, a shorter one is
     written into the spare pair; none is copied): the solution's pair is returned. idev (R, C)
@@ -273,6 +285,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     zero_bias (from _zero_bias): the devices linearised at zero bias and that network
     factorised, the same for every input, so the first step of each input reuses them.
     shared: the addresses of NEWTON_SHARED and of the model's device slope (device_slope).
+    start_iter: the start's CG iteration limit, 0 for the sweep (SWEEP_START_MAX_IR_DROP).
 
     Returns (cg iterations, newton steps, last CG residual, status, current, chord steps, vr,
     vc): status 0 converged, 1 device current not finite, 2 no convergence within max_newton,
@@ -300,7 +313,7 @@ def _newton_one(code, params, table, gstate, gate, r_row, r_col, w_row, w_col,
     # straight into vr: the start is the first linearisation point (no copy of it)
     it, rel = K.call_pcg(pcg_at, (gd0, row_c0, col_c0, w_row, g_left, g_right, v_left, v_right,
                                   v_top, v_bottom, inj0, none, vr, rtol, EARLY_FORCING,
-                                  max_iter, work, vc))
+                                  start_iter, work, vc))
     total_it = it
     # the point itself: X = V
     _s, finite = call_device_slope(slope_at, (code, params, table, gstate, gate, vr, vc, vr, vc,
@@ -415,12 +428,13 @@ def _solve_nonlinear_chunk(
     code, params, table, gstate, gate, r_row, r_col, g_left, g_right, g_top, g_bottom,
     b_left, b_right, b_top, b_bottom, input_code, v_in, rtol, newton_tol, max_iter, max_newton,
     next_input, b_stop, vr_out, vc_out, idev_out, t_left, t_right, t_top, t_bottom, powers,
-    iters, newton, chords, resid, kcl, status, shared,
+    iters, newton, chords, resid, kcl, status, shared, start_iter,
 ):
     """Solve inputs until next_input (int64 (1,), shared by the batch's threads) passes b_stop
     (nogil; one call per thread, see solver.run_shared). A Newton input costs milliseconds and
     the cost varies by input and by core, so inputs are handed out one at a time. shared: the
-    addresses of NEWTON_SHARED and of the model's device slope (device_slope)."""
+    addresses of NEWTON_SHARED and of the model's device slope (device_slope); start_iter:
+    _newton_one's."""
     _pcg_at, outputs_at, factor_all_at, alloc_factors_at, slope_at = shared
     n_rows, n_cols = gstate.shape
     keep = vr_out.shape[0] == v_in.shape[0]
@@ -445,7 +459,7 @@ def _solve_nonlinear_chunk(
         it, nsteps, rel, st, current, n_chord, vr, vc = _newton_one(
             code, params, table, gstate, gate, r_row, r_col, w_row, w_col, g_left, g_right,
             g_top, g_bottom, vl, vrt, vt, vb, rtol, newton_tol, max_iter, max_newton, vr_a,
-            vc_a, idev, scratch, zero_bias, shared)
+            vc_a, idev, scratch, zero_bias, shared, start_iter)
         if not current:
             # device currents at the returned voltages (not at the last trial point)
             _s, finite = call_device_slope(slope_at, (code, params, table, gstate, gate, vr, vc,
@@ -483,7 +497,16 @@ STATUS_TEXT = {
 }
 
 
-def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, max_newton=50):
+def sweep_start(xbar, newton_start="auto"):
+    """Whether Newton starts from the sweep on this crossbar (``newton_start``: one of
+    solver.NEWTON_STARTS; see SWEEP_START_MAX_IR_DROP)."""
+    if newton_start == "auto":
+        return xbar.ir_drop_number() <= SWEEP_START_MAX_IR_DROP
+    return newton_start == "sweep"
+
+
+def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, max_newton=50,
+                    newton_start="auto"):
     """Newton solve of a crossbar with a nonlinear device model; see ``solver.solve``."""
     from circuitxbar.errors import ConvergenceError
     from circuitxbar.solver import _alloc_outputs, _terminals, run_shared
@@ -507,11 +530,12 @@ def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, ma
     if slope is DEVICE_SLOPE_ANY:  # the device library (sinh's own slope is the Newton path's)
         _background.before("devices")
     shared = addresses(NEWTON_SHARED + (slope,))
+    start_iter = 0 if sweep_start(xbar, newton_start) else max_iter
     run_shared(
         _solve_nonlinear_chunk, n_batch,
         lambda counter: (code, params, table, xbar.conductance, gate, xbar.r_row,
                          xbar.r_col, *term_g, *bias, ends, v, rtol, newton_tol, max_iter,
-                         max_newton, counter, n_batch, *outs, shared),
+                         max_newton, counter, n_batch, *outs, shared, start_iter),
         # a Newton solve costs several linear ones
         work_per_item=8 * xbar.conductance.size,
     )

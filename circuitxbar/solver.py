@@ -214,6 +214,7 @@ def solve(
     newton_tol: float = 1e-11,
     max_newton: int = 50,
     method: str = "auto",
+    newton_start: str = "auto",
 ) -> SolveResult:
     """DC solution of a crossbar with wire and terminal resistance for one or many inputs.
 
@@ -238,6 +239,13 @@ def solve(
         largest source voltage (dimensionless).
     max_newton : int
         Nonlinear devices: Newton step limit; beyond it ConvergenceError is raised.
+    newton_start : {"auto", "sweep", "solve"}
+        Nonlinear devices: where Newton starts. ``"solve"``: the devices linearised at zero
+        bias, that network solved by CG to 1e-2 of its starting residual; ``"sweep"``: the same
+        network's line-Schur map applied twice from zero, no CG (cheaper, rougher; Newton's
+        first step absorbs the difference on arrays of moderate IR drop); ``"auto"``: the
+        sweep up to an IR-drop number (:meth:`Crossbar.ir_drop_number`) of 16, else the solve.
+        Every start reaches the same solution within ``newton_tol``.
     method : {"auto", "cg", "factorize"}
         Linear devices: ``"cg"`` solves each input iteratively; ``"factorize"`` builds this
         array's nested-dissection factor (:func:`circuitxbar.factorize`) for this call and
@@ -266,6 +274,8 @@ def solve(
         raise ValidationError(f"max_iter={max_iter} must be >= 1")
     if method not in SOLVE_METHODS:
         raise ValidationError(f"method={method!r} is not one of {SOLVE_METHODS}")
+    if newton_start not in NEWTON_STARTS:
+        raise ValidationError(f"newton_start={newton_start!r} is not one of {NEWTON_STARTS}")
     if method == "factorize" or (method == "auto" and _factorize_pays(crossbar, v.shape[0])):
         from circuitxbar.factorization import factorize
 
@@ -287,7 +297,7 @@ def solve(
                 f"newton_tol={newton_tol!r} must lie in (0, 1) and max_newton={max_newton!r} "
                 f"must be >= 1")
         out = solve_nonlinear(crossbar, v, rtol, max_iter, keep_nodes, newton_tol=newton_tol,
-                              max_newton=max_newton)
+                              max_newton=max_newton, newton_start=newton_start)
         method = "newton-pcg-line-schur"
     seconds = time.perf_counter() - t0
     info = SolverInfo(method=method, iterations=out["iters"], newton_steps=out["newton"],
@@ -302,6 +312,8 @@ def solve(
 
 #: solve methods; see solve
 SOLVE_METHODS = ("auto", "cg", "factorize")
+#: Newton's starts, solve(newton_start=...): _newton.sweep_start chooses for "auto"
+NEWTON_STARTS = ("auto", "sweep", "solve")
 #: "auto" factorises a linear array for a batch of at least this many inputs: building the
 #: factor costs 65-100 iterative solves (64x64 to 512x512) and then each input a quarter to a
 #: half of one, so the two break even near 90-200 inputs; from 256 on the factor pays at every

@@ -5,16 +5,16 @@ import numpy as np
 import pytest
 
 import circuitxbar as cx
-from circuitxbar import devices
-from circuitxbar.errors import ConvergenceError
+from circuitxbar import _newton, devices
+from circuitxbar.errors import ConvergenceError, ValidationError
 from reference import reference_solve
 from spice import require_ngspice, spice_solve
 
 from test_solver import FIELDS, POWERS, random_xbar, rel_err
 
 
-def assert_matches_reference(xbar, v, tol=1e-9):
-    fast = cx.solve(xbar, v)
+def assert_matches_reference(xbar, v, tol=1e-9, **kw):
+    fast = cx.solve(xbar, v, **kw)
     ref = reference_solve(xbar, v)
     for name in FIELDS + POWERS:
         err = rel_err(getattr(fast, name), getattr(ref, name))
@@ -29,6 +29,43 @@ def test_sinh_arrays_match_scipy_newton(shape, k):
     rng = np.random.default_rng(shape[0] * 7 + shape[1])
     xbar = random_xbar(rng, *shape, device=devices.Sinh(k=k))
     assert_matches_reference(xbar, rng.uniform(-0.4, 0.4, (2, shape[0])))
+
+
+@pytest.mark.parametrize("start", ["sweep", "solve"])
+def test_both_newton_starts_match_scipy_newton(start):
+    # the sweep start (auto's choice on these arrays) and the solved small-signal start
+    # (auto's above an IR-drop number of 16) both reach the reference: non-square, signed
+    # inputs, terminal resistances
+    rng = np.random.default_rng(31)
+    xbar = random_xbar(rng, 40, 56, device=devices.Sinh(k=5.0))
+    fast = assert_matches_reference(xbar, rng.uniform(-0.3, 0.3, (3, 40)), newton_start=start)
+    balance = np.abs(fast.power_source - fast.power_total) / fast.power_source
+    assert balance.max() <= 1e-9
+
+
+def test_auto_newton_start_follows_the_ir_drop_number():
+    rng = np.random.default_rng(32)
+    g = rng.uniform(1e-5, 1e-4, (48, 48))
+    v = rng.uniform(0.0, 0.3, (2, 48))
+    # N^2 r G_max: about 0.23 with 1 ohm segments, about 46 with 200 ohm
+    for r, chosen in ((1.0, "sweep"), (200.0, "solve")):
+        xbar = cx.Crossbar(g, r, r, device=devices.Sinh(k=5.0))
+        assert _newton.sweep_start(xbar) == (chosen == "sweep")
+        auto = cx.solve(xbar, v)
+        same = cx.solve(xbar, v, newton_start=chosen)
+        np.testing.assert_array_equal(auto.i_out, same.i_out)
+        np.testing.assert_array_equal(auto.info.iterations, same.info.iterations)
+        # the other start takes another path to the same solution
+        other = cx.solve(xbar, v, newton_start="solve" if chosen == "sweep" else "sweep")
+        assert not (np.array_equal(other.i_out, same.i_out)
+                    and np.array_equal(other.info.iterations, same.info.iterations))
+        assert rel_err(other.i_out, same.i_out) <= 1e-9
+
+
+def test_an_unknown_newton_start_is_refused_with_the_valid_names():
+    xbar = cx.Crossbar(np.full((4, 4), 1e-5), 1.0, 1.0)
+    with pytest.raises(ValidationError, match=r"newton_start='fast'.*'sweep'"):
+        cx.solve(xbar, np.zeros(4), newton_start="fast")
 
 
 def test_chord_steps_keep_the_scipy_agreement():
