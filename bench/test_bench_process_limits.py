@@ -27,8 +27,9 @@ TRANSFER_FIRST = ("transfer", "linear", "newton", "factorised")
 
 
 def _compile_code(order):
-    """A process's first calls of the paths in ``order``, one path after another (every kernel
-    compiled here without the disk cache); the import counts with the first call."""
+    """A process's first calls of the paths in ``order``, one path after another; the import
+    counts with the first call. Whether the disk cache is on is the process's environment's
+    choice (``_run``)."""
     return f"""
 import json, time
 t0 = time.perf_counter()
@@ -136,10 +137,7 @@ def test_first_call_compile_time_as_installed_transfer_first(request):
     runs = _as_installed(TRANSFER_FIRST, request)
     firsts = [t["transfer"] for t in runs]
     totals = [sum(t[path] for path in TRANSFER_FIRST) for t in runs]
-    first = "first-call compile, transfer matrix first, as installed: that call"
-    note(f"{first}, each process: " + ", ".join(f"{x:.2f} s" for x in firsts))
-    record(first, 0, "circuitxbar", float(np.median(firsts)), unit="process")
-    record(first, 0, "issue 5 limit (20 s)", COMPILE_LIMIT_S, unit="process")
+    _record_compile("first-call compile, transfer matrix first, as installed: that call", firsts)
     _record_compile(DEFAULT + ", transfer matrix first", totals)
 
 
