@@ -43,14 +43,17 @@ from circuitxbar import _env
 #: set to 0 to switch the background compile off (read by _env)
 SWITCH = "CIRCUITXBAR_BACKGROUND_COMPILE"
 #: the order the worker compiles the paths in (less the one this process is calling): those that
-#: share the least code with the calling path first (``worker_order``). After the linear solve
-#: or Newton, the factorised solve first: the transfer matrix's check is a linear CG solve, so
-#: a worker that started on it compiled that solve a second time beside a process compiling
-#: the linear path, and the transfer matrix's own kernels are the factorised solve's, cached by
-#: the time the process reaches them. Whole solver as installed (its first calls in the
-#: benchmark's order: linear, transfer, Newton, factorised), 2-core AMD machine, alternating:
-#: 16.1-20.5 s (median 18.1) against 17.5-21.0 s (20.2) transfer first
-ORDER = ("factorised", "transfer", "newton", "linear", "devices")
+#: share the least code with the calling path first (``worker_order``). After the linear solve,
+#: Newton's own kernels first: they compile without the linear solve's (``_precompile._run_path``
+#: with ``own``), so a study that goes on from a linear check to a nonlinear model finds Newton
+#: ready about 7 s in. Then the factorised solve: the transfer matrix's check is a linear CG
+#: solve, so a worker that started on it compiled that solve a second time beside a process
+#: compiling the linear path, and the transfer matrix's own kernels are the factorised solve's,
+#: cached by the time the process reaches them. Whole solver as installed (its first calls in
+#: the benchmark's order: linear, transfer, Newton, factorised), 2-core AMD machine,
+#: alternating with the former order (factorised, transfer, Newton; the worker's Newton then
+#: its whole path): 15.9-18.5 s against 15.7-19.2 s, the new order faster in 4 pairs of 6
+ORDER = ("newton", "factorised", "transfer", "linear", "devices")
 #: the worker's order after a first call of these paths instead. The factorised solve: the
 #: linear solve and Newton share none of its kernels (first calls factorised, transfer,
 #: linear, Newton, alternating: 12.7-14.6 s against 15.9-18.2 s with ``ORDER``). The transfer
@@ -243,7 +246,7 @@ def _worker(claims, lock_path, paths):
 
     for path in paths:
         if _claim(claims, path):
-            _run_path(path)
+            _run_path(path, own=True)
             with open(os.path.join(claims, path + ".done"), "w"):
                 pass
     return 0

@@ -272,7 +272,8 @@ def _alloc_factors(n_rows, n_cols):
     return row_c, col_c, scratch
 
 
-ALLOC_FACTORS = Shared(_alloc_factors, (nt.int64, nt.int64))
+ALLOC_FACTORS = Shared(_alloc_factors, (nt.int64, nt.int64),
+                       nt.Tuple((FACTORS, FACTORS, FACTOR_SCRATCH)))
 call_alloc_factors = ALLOC_FACTORS.call
 
 
@@ -287,7 +288,7 @@ def _factor_all(g, r_row, r_col, g_left, g_right, g_top, g_bottom, row_c, col_c,
 
 
 FACTOR_ALL = Shared(_factor_all, (F2, F1_READ, F1_READ, F1, F1, F1, F1, FACTORS, FACTORS,
-                                  FACTOR_SCRATCH))
+                                  FACTOR_SCRATCH), nt.none)
 call_factor_all = FACTOR_ALL.call
 
 
@@ -740,8 +741,12 @@ def _pcg(g, row_c, col_c, w_row, g_left, g_right, v_left, v_right, v_top, v_bott
     return it, rel
 
 
+# The linear solve's by-address kernels (PCG, OUTPUTS, FACTOR_ALL, ALLOC_FACTORS) declare their
+# result types, so a caller compiles without compiling them: a background worker compiles the
+# Newton path's own kernels while another process compiles these (_newton.compile_own_kernels)
 PCG = Shared(_pcg, (F2, FACTORS, FACTORS) + (F1,) * 7 + (F2, F2, F2, nt.float64, nt.float64,
-                                                         nt.int64, WORK, F2))
+                                                         nt.int64, WORK, F2),
+             nt.Tuple((nt.int64, nt.float64)))
 call_pcg = PCG.call
 
 
@@ -990,7 +995,7 @@ def _outputs(vr, vc, idev, w_row, w_col, g_left, g_right, g_top, g_bottom,
     return max(mm_r, mm_c) / scale
 
 
-OUTPUTS = Shared(_outputs, (F2, F2, F2) + (F1,) * 15)
+OUTPUTS = Shared(_outputs, (F2, F2, F2) + (F1,) * 15, nt.float64)
 call_outputs = OUTPUTS.call
 
 

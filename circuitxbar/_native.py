@@ -21,7 +21,9 @@ Interchangeable kernels: given the result type too, ``Shared(kernel, types, rest
 site compiles nothing of the kernel's, and ``call`` takes the address of any Shared kernel of
 those types and result. The Newton solver calls the devices' slope that way: Python passes the
 sinh kernel's address, or the generic one's, whose device library then compiles only when a
-model other than sinh is solved.
+model other than sinh is solved. And a caller compiles in a process that has not compiled its
+callees: the Newton chunk, in a background worker, while another process compiles the linear
+solve it calls (``_newton.compile_own_kernels``).
 
 Safety: the kernel is compiled for one fixed signature, ``types``, and ``address`` is that
 overload's (with ``restype`` given, ``address`` also checks that it returns that type). Every

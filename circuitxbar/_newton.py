@@ -505,20 +505,19 @@ def sweep_start(xbar, newton_start="auto"):
     return newton_start == "sweep"
 
 
-def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, max_newton=50,
-                    newton_start="auto"):
-    """Newton solve of a crossbar with a nonlinear device model; see ``solver.solve``."""
-    from circuitxbar.errors import ConvergenceError
-    from circuitxbar.solver import _alloc_outputs, _terminals, run_shared
+def _chunk_arguments(xbar, v, rtol, max_iter, keep_nodes, newton_tol, max_newton,
+                     newton_start, model, shared):
+    """The Newton chunk's outputs ``o`` and ``status``, and its arguments for run_shared's
+    counter; ``model``: kernel_model's; ``shared``: the addresses of NEWTON_SHARED and of the
+    device slope."""
+    from circuitxbar.solver import _alloc_outputs, _terminals
     from circuitxbar.crossbar import END_NAMES
-    from circuitxbar import _background
 
-    _background.before("newton")
     term_g, bias = _terminals(xbar)
     # scalars as Python float and int (a NumPy float32 or int32 is another Numba type)
     rtol, newton_tol, max_iter, max_newton = (float(rtol), float(newton_tol), int(max_iter),
                                               int(max_newton))
-    code, params, table = kernel_model(xbar.device)
+    code, params, table = model
     o = _alloc_outputs(xbar, v.shape[0], keep_nodes)
     status = np.zeros(v.shape[0], np.int64)
     gate = kernel_input(xbar.gate)
@@ -526,25 +525,62 @@ def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, ma
     outs = (o["vr"], o["vc"], o["idev"], o["t_left"], o["t_right"], o["t_top"], o["t_bottom"],
             o["powers"], o["iters"], o["newton"], o["chord"], o["resid"], o["kcl"], status)
     n_batch = v.shape[0]
-    slope = device_slope(code)
+    start_iter = 0 if sweep_start(xbar, newton_start) else max_iter
+    return o, status, lambda counter: (
+        code, params, table, xbar.conductance, gate, xbar.r_row, xbar.r_col, *term_g, *bias,
+        ends, v, rtol, newton_tol, max_iter, max_newton, counter, n_batch, *outs, shared,
+        start_iter)
+
+
+def compile_own_kernels():
+    """Compile (or load from the disk cache) the Newton path's own kernels: the chunk and
+    sinh's device slope, but not the linear solve's kernels that the chunk calls by address
+    (NEWTON_SHARED: their result types are declared, so the chunk compiles without them).
+    A background worker runs this while another process compiles the linear solve; a solve
+    in that process then loads the chunk from the cache (``_background``, ``_precompile``).
+    The chunk is compiled for the types of the arguments a solve passes, built by the same
+    code; the zero addresses only stand for their type, as the chunk never runs here."""
+    from circuitxbar.crossbar import Crossbar
+    from circuitxbar.devices import Sinh
+    from circuitxbar.solver import _as_batch
+
+    xbar = Crossbar(np.full((4, 4), 1e-5), 1.0, 1.0, device=Sinh(k=5.0))
+    v, _ = _as_batch(xbar, np.full(4, 0.1))
+    shared = (0,) * len(NEWTON_SHARED) + (DEVICE_SLOPE_SINH.address(),)
+    _, _, args = _chunk_arguments(xbar, v, 1e-13, 100, False, 1e-11, 50, "auto",
+                                  kernel_model(xbar.device), shared)
+    values = args(np.zeros(1, np.int64))
+    _solve_nonlinear_chunk.compile(
+        tuple(_solve_nonlinear_chunk.typeof_pyval(a) for a in values))
+
+
+def solve_nonlinear(xbar, v, rtol, max_iter, keep_nodes, *, newton_tol=1e-11, max_newton=50,
+                    newton_start="auto"):
+    """Newton solve of a crossbar with a nonlinear device model; see ``solver.solve``."""
+    from circuitxbar.errors import ConvergenceError
+    from circuitxbar.solver import run_shared
+    from circuitxbar import _background
+
+    _background.before("newton")
+    model = kernel_model(xbar.device)
+    slope = device_slope(model[0])
     if slope is DEVICE_SLOPE_ANY:  # the device library (sinh's own slope is the Newton path's)
         _background.before("devices")
-    shared = addresses(NEWTON_SHARED + (slope,))
-    start_iter = 0 if sweep_start(xbar, newton_start) else max_iter
-    run_shared(
-        _solve_nonlinear_chunk, n_batch,
-        lambda counter: (code, params, table, xbar.conductance, gate, xbar.r_row,
-                         xbar.r_col, *term_g, *bias, ends, v, rtol, newton_tol, max_iter,
-                         max_newton, counter, n_batch, *outs, shared, start_iter),
-        # a Newton solve costs several linear ones
-        work_per_item=8 * xbar.conductance.size,
-    )
+    o, status, args = _chunk_arguments(xbar, v, rtol, max_iter, keep_nodes, newton_tol,
+                                       max_newton, newton_start, model,
+                                       addresses(NEWTON_SHARED + (slope,)))
+    # a Newton solve costs several linear ones
+    run_shared(_solve_nonlinear_chunk, v.shape[0], args,
+               work_per_item=8 * xbar.conductance.size)
     if status.any():
         b = int(np.flatnonzero(status)[0])
         hint = ""
         v_range = getattr(xbar.device, "v_range", None)
         if status[b] == 1 and v_range is not None:
             # cell voltages never exceed the spread of the source voltages (maximum principle)
+            from circuitxbar.solver import _terminals
+
+            bias = _terminals(xbar)[1]
             srcs = np.concatenate([v[b]] + [np.asarray(x) for x in bias])
             hint = (f"; the model is valid for cell voltages in [{v_range[0]:g}, {v_range[1]:g}] "
                     f"V and this input's sources span {np.ptp(srcs):g} V")

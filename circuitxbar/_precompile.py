@@ -11,9 +11,15 @@ compiles running side by side take 24.7 and 24.8 s against 22.8 s alone, so a se
 is nearly a second core's worth of compile.
 
 The groups (``GROUPS``) are balanced by measurement: each path's first call alone, no cache
-(AMD, seconds): linear 6.2, transfer 9.6, Newton 10.9, factorised 12.2, and a path after
-another shares its kernels (Newton then linear 12.4 + 1.7, factorised then transfer 10.9 +
-5.2), which is why a path stays with the paths that share most of its code.
+(AMD, a slow hour, seconds): linear 9.3 (import included), Newton's own kernels 6.6, the
+factorised solve 10.7-11.4 (its direct solve 4.1-4.7), the device library 2.2, and a path
+after another shares its kernels (the transfer matrix after the factorised solve: its check,
+the linear solve, and 0.7 s of its own). This process takes the linear solve, the transfer
+matrix (whose check is that solve) and the device library; the worker takes Newton's own
+kernels (``_run_path`` with ``own``: the chunk compiles without the linear solve's kernels it
+calls by address) and the factorised solve. 7 alternating pairs against the former groups
+(this process linear and Newton, the worker the rest): 16.6-20.2 s against 17.7-21.1 s, 5
+pairs faster, the median pair by 0.9 s.
 
 Only the disk cache carries code between processes: without it (``CIRCUITXBAR_NO_CACHE=1``)
 and with ``jobs=1`` every path compiles here, one after another. A worker that fails or runs
@@ -35,7 +41,7 @@ import numpy as np
 
 #: the paths, in the two groups compiled side by side (module docstring): this process takes
 #: the first, a worker process the second
-GROUPS = (("linear", "newton"), ("factorised", "transfer", "devices"))
+GROUPS = (("linear", "transfer", "devices"), ("newton", "factorised"))
 PATHS = tuple(p for group in GROUPS for p in group)
 
 #: Python modules whose cached kernels precompile covers (every ``JIT`` kernel in them)
@@ -50,9 +56,12 @@ _WORKER = ("import sys; sys.path.insert(0, sys.argv[1]); "
            "from circuitxbar._precompile import _worker; _worker(sys.argv[2:])")
 
 
-def _run_path(path):
+def _run_path(path, own=False):
     """The smallest calls that compile (or load) every kernel one path runs: the kernels'
-    types do not depend on the array size, the device model or the terminal options."""
+    types do not depend on the array size, the device model or the terminal options.
+    ``own``: a worker's compile into the disk cache, where the Newton path compiles only its
+    own kernels, not the linear solve's it calls (``_newton.compile_own_kernels``): that
+    solve is the linear path's, compiled by whichever process takes that path."""
     import circuitxbar as cx
     from circuitxbar.devices import kernels as dk
 
@@ -61,6 +70,10 @@ def _run_path(path):
 
     if path == "linear":
         cx.solve(xbar(8), np.full(8, 0.1))
+    elif path == "newton" and own:
+        from circuitxbar import _newton
+
+        _newton.compile_own_kernels()
     elif path == "newton":
         cx.solve(xbar(8, device=cx.devices.Sinh(k=5.0)), np.full(8, 0.1))
     elif path == "transfer":
@@ -81,18 +94,18 @@ def _run_path(path):
         raise AssertionError(path)
 
 
-def _run_paths(paths):
+def _run_paths(paths, own=False):
     seconds = {}
     for path in paths:
         t0 = time.perf_counter()
-        _run_path(path)
+        _run_path(path, own)
         seconds[path] = time.perf_counter() - t0
     return seconds
 
 
 def _worker(paths):
     """Entry point of a worker process: compile ``paths`` into the disk cache, print timings."""
-    print(json.dumps(_run_paths(paths)))
+    print(json.dumps(_run_paths(paths, own=True)))
 
 
 def cached_kernels():

@@ -183,3 +183,65 @@ def test_tuples_fit_element_by_element_and_only_as_the_same_kind_of_tuple():
     assert _fits(types.UniTuple(f2, 2), types.UniTuple(f2_read, 2))
     assert not _fits(types.UniTuple(f2, 2), types.UniTuple(f2, 3))
     assert not _fits(types.float64[:, :], f2)  # layout 'A' against 'C'
+
+
+def test_every_declared_result_type_is_the_kernels_own():
+    # a declared result type is what call sites compile against without the kernel: a wrong
+    # one would be a call with the wrong layout, so each is checked against the compiled kernel
+    from circuitxbar import _kernels as K
+    from circuitxbar import _newton, _reduce
+
+    declared = [s for module in (K, _newton, _reduce) for s in vars(module).values()
+                if isinstance(s, Shared) and s.restype is not None]
+    assert {s.name for s in declared} >= {"_pcg", "_outputs", "_factor_all", "_alloc_factors",
+                                          "_device_slope_sinh", "_device_slope_any"}
+    for s in declared:
+        assert s.compiled().signature.return_type == s.restype, s.name
+        assert s.address()
+
+
+# process 1 compiles the Newton path's own kernels into an empty disk cache, process 2 solves
+# sinh and reports the chunk's cache hits and misses (a miss is a compile)
+_OWN = """
+import json, sys
+import numpy as np
+import circuitxbar as cx
+from circuitxbar import _newton as N
+if sys.argv[1] == "own":
+    N.compile_own_kernels()
+else:
+    cx.solve(cx.Crossbar(np.full((6, 6), 2e-5), 1.0, 1.0, device=cx.devices.Sinh(k=5.0)),
+             np.full((2, 6), 0.2))
+chunk = N._solve_nonlinear_chunk
+print(json.dumps({"shared": [len(s.kernel.overloads) for s in N.NEWTON_SHARED],
+                  "chunk": len(chunk.overloads),
+                  "slope": len(N._device_slope_sinh.overloads),
+                  "hits": sum(chunk.stats.cache_hits.values()),
+                  "misses": sum(chunk.stats.cache_misses.values())}))
+"""
+
+
+def test_the_newton_chunk_compiles_alone_for_the_types_a_solve_passes(tmp_path):
+    # what a background worker compiles while another process compiles the linear solve: the
+    # chunk and sinh's slope, none of the linear solve's kernels; a later sinh solve then
+    # loads that chunk from the cache, so it was compiled for exactly the solve's types
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CIRCUITXBAR_NO_CACHE", "CIRCUITXBAR_BACKGROUND_COMPILE")}
+    env.update(NUMBA_CACHE_DIR=str(tmp_path), CIRCUITXBAR_BACKGROUND_COMPILE="0")
+
+    def run(mode):
+        out = subprocess.run([sys.executable, "-c", _OWN, mode], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    own = run("own")
+    assert own["shared"] == [0, 0, 0, 0] and own["chunk"] == 1 and own["slope"] == 1
+    assert own["misses"] == 1  # compiled there, into the cache
+    solve = run("solve")
+    assert solve["chunk"] == 1 and solve["hits"] == 1 and solve["misses"] == 0
+    assert all(n == 1 for n in solve["shared"])  # the linear solve's kernels compiled there

@@ -189,7 +189,8 @@ def test_one_selector_one_resistor_matches_ngspice():
 def test_tabulated_device_outside_its_range_names_the_range():
     model = devices.Tabulated.from_csv(devices.example_csv_path())
     xbar = cx.Crossbar(np.full((4, 4), 2e-5), 1.0, 1.0, device=model)
-    with pytest.raises(ConvergenceError, match=r"valid for cell voltages in \[-0.5, 0.5\]"):
+    with pytest.raises(ConvergenceError, match=r"valid for cell voltages in \[-0.5, 0.5\] V "
+                       r"and this input's sources span 5 V"):
         cx.solve(xbar, np.full(4, 5.0))
 
 
