@@ -532,20 +532,19 @@ def _chunk_arguments(xbar, v, rtol, max_iter, keep_nodes, newton_tol, max_newton
         start_iter)
 
 
-def compile_own_kernels():
-    """Compile (or load from the disk cache) the Newton path's own kernels: the chunk and
-    sinh's device slope, but not the linear solve's kernels that the chunk calls by address
-    (NEWTON_SHARED: their result types are declared, so the chunk compiles without them).
-    A background worker runs this while another process compiles the linear solve; a solve
-    in that process then loads the chunk from the cache (``_background``, ``_precompile``).
-    The chunk is compiled for the types of the arguments a solve passes, built by the same
-    code; the zero addresses only stand for their type, as the chunk never runs here."""
-    from circuitxbar.crossbar import Crossbar
-    from circuitxbar.devices import Sinh
+def compile_own_kernels(xbar, v_in):
+    """Compile (or load from the disk cache) the Newton path's own kernels for a sinh
+    crossbar ``xbar`` and its inputs ``v_in``: the chunk and sinh's device slope, but not the
+    linear solve's kernels that the chunk calls by address (NEWTON_SHARED: their result types
+    are declared, so the chunk compiles without them). A background worker runs this while
+    another process compiles the linear solve; a solve in that process then loads the chunk
+    from the cache (``_background``, ``_precompile``). The chunk is compiled for the types of
+    the arguments a solve of ``xbar`` passes, built by the same code (the types depend on
+    neither the size nor the model); the zero addresses only stand for their type, as the
+    chunk never runs here."""
     from circuitxbar.solver import _as_batch
 
-    xbar = Crossbar(np.full((4, 4), 1e-5), 1.0, 1.0, device=Sinh(k=5.0))
-    v, _ = _as_batch(xbar, np.full(4, 0.1))
+    v, _ = _as_batch(xbar, v_in)
     shared = (0,) * len(NEWTON_SHARED) + (DEVICE_SLOPE_SINH.address(),)
     _, _, args = _chunk_arguments(xbar, v, 1e-13, 100, False, 1e-11, 50, "auto",
                                   kernel_model(xbar.device), shared)

@@ -70,12 +70,14 @@ def _run_path(path, own=False):
 
     if path == "linear":
         cx.solve(xbar(8), np.full(8, 0.1))
-    elif path == "newton" and own:
-        from circuitxbar import _newton
-
-        _newton.compile_own_kernels()
     elif path == "newton":
-        cx.solve(xbar(8, device=cx.devices.Sinh(k=5.0)), np.full(8, 0.1))
+        sinh, v = xbar(8, device=cx.devices.Sinh(k=5.0)), np.full(8, 0.1)
+        if own:
+            from circuitxbar import _newton
+
+            _newton.compile_own_kernels(sinh, v)
+        else:
+            cx.solve(sinh, v)
     elif path == "transfer":
         cx.transfer_matrix(xbar(32))
     elif path == "factorised":

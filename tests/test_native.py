@@ -208,7 +208,8 @@ import numpy as np
 import circuitxbar as cx
 from circuitxbar import _newton as N
 if sys.argv[1] == "own":
-    N.compile_own_kernels()
+    N.compile_own_kernels(cx.Crossbar(np.full((4, 4), 1e-5), 1.0, 1.0,
+                                      device=cx.devices.Sinh(k=5.0)), np.full(4, 0.1))
 else:
     cx.solve(cx.Crossbar(np.full((6, 6), 2e-5), 1.0, 1.0, device=cx.devices.Sinh(k=5.0)),
              np.full((2, 6), 0.2))
